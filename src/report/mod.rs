@@ -1,0 +1,173 @@
+//! The results of a run, and their exporters.
+//!
+//! [`ReproduceResults`] is the one source of truth: results.json is its serde serialisation
+//! (field docs below are the schema), and the terminal table is rendered from it.
+
+mod table;
+
+pub use table::format_table;
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::metrics::ClusterScore;
+use crate::reproduce::ReproduceConfig;
+
+/// One row of the paper's Table 1 (ACP in percent across 5 trials).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PaperRow {
+    pub latent_dim: usize,
+    /// Mean ACP, as a fraction (0.688 for 68.8%).
+    pub acp_mean: f64,
+    /// Standard deviation of ACP across trials, as a fraction.
+    pub acp_std: f64,
+}
+
+/// The paper's Table 1 (Tischler 2024).
+pub fn paper_table() -> Vec<PaperRow> {
+    [(2, 0.527, 0.147), (3, 0.688, 0.0546), (5, 0.634, 0.0552), (10, 0.634, 0.0963)]
+        .into_iter()
+        .map(|(latent_dim, acp_mean, acp_std)| PaperRow {
+            latent_dim,
+            acp_mean,
+            acp_std,
+        })
+        .collect()
+}
+
+/// The paper's classifier accuracies on coloured and monochrome validation digits.
+pub const PAPER_COLORED_ACCURACY: f64 = 1.0;
+pub const PAPER_MONOCHROME_ACCURACY: f64 = 0.53;
+
+/// One VAE (one latent dimension) in one trial.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunResult {
+    pub latent_dim: usize,
+    /// Average cluster probability (see `metrics`): mean over non-empty clusters of the mean
+    /// probability of the cluster's class over its probes.
+    pub acp: f64,
+    /// Expected ACP for a random assignment with the same cluster sizes.
+    pub chance: f64,
+    /// ACP when every probe joins its argmax class.
+    pub ceiling: f64,
+    /// (acp - chance) / (ceiling - chance); null when ceiling equals chance.
+    pub normalized_acp: Option<f64>,
+    pub empty_clusters: usize,
+    /// Mean negative ELBO per probe after the last VAE epoch.
+    pub vae_loss: f64,
+    /// Every cluster of every class, in class order.
+    pub clusters: Vec<ClusterScore>,
+    /// Centroids in latent space, one per cluster, in the order of `clusters`.
+    pub centroids: Vec<Vec<f32>>,
+}
+
+/// One trial: one classifier, one probe set, one VAE per latent dimension.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrialResult {
+    pub trial: usize,
+    /// Accuracy on coloured validation digits.
+    pub colored_accuracy: f64,
+    /// Accuracy on the same digits in monochrome: near chance when colour was learned.
+    pub monochrome_accuracy: f64,
+    /// Mean `p_c` over the probes, per class.
+    pub probe_mean_probability: Vec<f64>,
+    pub runs: Vec<RunResult>,
+}
+
+/// Across trials, per latent dimension.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DimSummary {
+    pub latent_dim: usize,
+    pub acp_mean: f64,
+    /// Sample standard deviation across trials (0 for one trial).
+    pub acp_std: f64,
+    pub chance_mean: f64,
+    pub ceiling_mean: f64,
+    /// Mean of the trials' normalised ACP (trials where it is undefined are skipped).
+    pub normalized_mean: Option<f64>,
+    pub normalized_std: Option<f64>,
+}
+
+/// Wall-clock seconds per stage, summed over trials.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Timings {
+    pub total: f64,
+    pub data: f64,
+    pub classifier: f64,
+    pub probes: f64,
+    pub vae: f64,
+    pub clustering: f64,
+}
+
+/// Everything `spurion reproduce` found.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReproduceResults {
+    pub spurion_version: String,
+    pub seed: u64,
+    /// The settings of the run, as validated.
+    pub settings: ReproduceConfig,
+    pub class_names: Vec<String>,
+    pub trials: Vec<TrialResult>,
+    pub summary: Vec<DimSummary>,
+    /// The paper's Table 1, for comparison.
+    pub paper: Vec<PaperRow>,
+    /// Wall-clock seconds; the only field that differs between two runs with the same seed.
+    pub timings_s: Timings,
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// Summarises trials per latent dimension.
+pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
+    dims.iter()
+        .enumerate()
+        .map(|(i, &latent_dim)| {
+            let runs: Vec<&RunResult> = trials.iter().map(|t| &t.runs[i]).collect();
+            let col = |f: fn(&RunResult) -> f64| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
+            let (acp_mean, acp_std) = mean_std(&col(|r| r.acp));
+            let norm: Vec<f64> = runs.iter().filter_map(|r| r.normalized_acp).collect();
+            let (nm, ns) = mean_std(&norm);
+            DimSummary {
+                latent_dim,
+                acp_mean,
+                acp_std,
+                chance_mean: mean_std(&col(|r| r.chance)).0,
+                ceiling_mean: mean_std(&col(|r| r.ceiling)).0,
+                normalized_mean: (!norm.is_empty()).then_some(nm),
+                normalized_std: (!norm.is_empty()).then_some(ns),
+            }
+        })
+        .collect()
+}
+
+impl ReproduceResults {
+    /// Writes results.json into `dir` atomically.
+    pub fn write_json(&self, dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Invalid(format!("serialising results: {e}")))?;
+        crate::atomic::write(&dir.join("results.json"), &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_standard_deviation() {
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 4.0]);
+        assert!((m - 2.5).abs() < 1e-12);
+        assert!((s - 1.290_994_448_7).abs() < 1e-9);
+        assert_eq!(mean_std(&[0.7]), (0.7, 0.0));
+    }
+}
