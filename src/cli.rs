@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use spurion::Result;
 use spurion::data::{self, idx::Transpose, plant};
 use spurion::nn::ComputeDevice;
 use spurion::nn::vae::LatentMode;
 use spurion::progress::Progress;
 use spurion::reproduce::{self, ReproduceConfig};
-use spurion::Result;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -187,10 +187,7 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let results = reproduce::run(&config, &progress)?;
             print!("{}", spurion::report::format_table(&results));
-            println!(
-                "Results: {}",
-                config.out.join("results.json").display()
-            );
+            println!("Results: {}", config.out.join("results.json").display());
             Ok(())
         }
     }

@@ -30,7 +30,7 @@ pub struct Probabilities {
 impl Probabilities {
     /// Wraps values after checking that each is a finite number in `[0, 1]`.
     pub fn new(classes: usize, values: Vec<f32>) -> Result<Self> {
-        if classes == 0 || values.len() % classes != 0 {
+        if classes == 0 || !values.len().is_multiple_of(classes) {
             return Err(Error::Invalid(format!(
                 "classifier output has {} values, not a multiple of {classes} classes",
                 values.len()
@@ -69,13 +69,19 @@ impl Probabilities {
         let row = &self.values[i * self.classes..(i + 1) * self.classes];
         row.iter()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |b, (c, &p)| if p > b.1 { (c, p) } else { b })
+            .fold(
+                (0, f32::NEG_INFINITY),
+                |b, (c, &p)| if p > b.1 { (c, p) } else { b },
+            )
             .0
     }
 
     /// Mean of `p_c` over all probes.
     pub fn mean(&self, c: usize) -> f64 {
-        (0..self.count()).map(|i| self.get(i, c) as f64).sum::<f64>() / self.count() as f64
+        (0..self.count())
+            .map(|i| self.get(i, c) as f64)
+            .sum::<f64>()
+            / self.count() as f64
     }
 }
 
@@ -89,7 +95,10 @@ pub fn assign_nearest(points: &[f32], centroids: &[f32], dim: usize) -> Vec<usiz
                 .chunks_exact(dim)
                 .map(|c| crate::kmeans::sq_dist(p, c))
                 .enumerate()
-                .fold((0, f64::INFINITY), |b, (j, d)| if d < b.1 { (j, d) } else { b })
+                .fold(
+                    (0, f64::INFINITY),
+                    |b, (j, d)| if d < b.1 { (j, d) } else { b },
+                )
                 .0
         })
         .collect()
@@ -155,7 +164,11 @@ pub fn score(probs: &Probabilities, owners: &[usize], assignment: &[usize]) -> R
         .collect();
     let scored: Vec<&ClusterScore> = clusters.iter().filter(|c| c.size > 0).collect();
     let m = scored.len() as f64;
-    let acp = scored.iter().filter_map(|c| c.mean_probability).sum::<f64>() / m;
+    let acp = scored
+        .iter()
+        .filter_map(|c| c.mean_probability)
+        .sum::<f64>()
+        / m;
     let chance = scored.iter().map(|c| c.chance).sum::<f64>() / m;
     let ceiling = ceiling(probs);
     let normalized_acp =
@@ -240,7 +253,9 @@ mod tests {
 
     #[test]
     fn nan_or_out_of_range_probabilities_are_rejected() {
-        let e = Probabilities::new(2, vec![0.5, f32::NAN]).unwrap_err().to_string();
+        let e = Probabilities::new(2, vec![0.5, f32::NAN])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("probe 0 class 1") && e.contains("NaN"), "{e}");
         assert!(Probabilities::new(1, vec![1.5]).is_err());
         assert!(Probabilities::new(2, vec![0.5]).is_err());

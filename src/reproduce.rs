@@ -15,9 +15,9 @@ use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
 use crate::kmeans::KMeansParams;
 use crate::metrics::{self, Probabilities};
+use crate::nn::ComputeDevice;
 use crate::nn::classifier::{self, ClassifierConfig, TrainParams};
 use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
-use crate::nn::ComputeDevice;
 use crate::probes::{ProbeFamily, ProbeSpec};
 use crate::progress::Progress;
 use crate::report::{self, ReproduceResults, RunResult, Timings, TrialResult};
@@ -101,7 +101,10 @@ fn positive(param: &'static str, v: usize) -> Result<()> {
 
 fn positive_f(param: &'static str, v: f64) -> Result<()> {
     if !v.is_finite() || v <= 0.0 {
-        return Err(Error::param(param, format!("expected a positive number, got {v}")));
+        return Err(Error::param(
+            param,
+            format!("expected a positive number, got {v}"),
+        ));
     }
     Ok(())
 }
@@ -132,10 +135,16 @@ impl ReproduceConfig {
             ));
         }
         if self.dims.is_empty() {
-            return Err(Error::param("dims", "expected at least one latent dimension"));
+            return Err(Error::param(
+                "dims",
+                "expected at least one latent dimension",
+            ));
         }
         if self.dims.contains(&0) {
-            return Err(Error::param("dims", "latent dimensions must be at least 1, got 0"));
+            return Err(Error::param(
+                "dims",
+                "latent dimensions must be at least 1, got 0",
+            ));
         }
         positive("trials", self.trials)?;
         positive("k", self.k)?;
@@ -143,7 +152,10 @@ impl ReproduceConfig {
         if self.k > self.probes {
             return Err(Error::param(
                 "k",
-                format!("k = {} is larger than the number of probes ({})", self.k, self.probes),
+                format!(
+                    "k = {} is larger than the number of probes ({})",
+                    self.k, self.probes
+                ),
             ));
         }
         if !self.weight_exponent.is_finite() || self.weight_exponent < 0.0 {
@@ -230,6 +242,10 @@ fn run_trial(
     let train_rgb = plant::colorize(&train.images, &train.labels, &config.colors);
     let val_rgb = plant::colorize(&val.images, &val.labels, &config.colors);
     let val_mono = plant::monochrome(&val.images);
+    // Each class in the next class's colour: colour and shape now disagree.
+    let mut swapped_colors = config.colors.clone();
+    swapped_colors.rotate_left(1);
+    let val_swapped = plant::colorize(&val.images, &val.labels, &swapped_colors);
     let train_set = LabeledImages {
         images: train_rgb,
         labels: train.labels.clone(),
@@ -239,8 +255,17 @@ fn run_trial(
 
     // Classifier.
     let started = Instant::now();
-    let cconf = ClassifierConfig::new(3, base.images.height, base.images.width, base.class_names.clone());
-    let steps = config.classifier.epochs * train_set.images.count.div_ceil(config.classifier.batch_size);
+    let cconf = ClassifierConfig::new(
+        3,
+        base.images.height,
+        base.images.width,
+        base.class_names.clone(),
+    );
+    let steps = config.classifier.epochs
+        * train_set
+            .images
+            .count
+            .div_ceil(config.classifier.batch_size);
     let bar = progress.bar(steps as u64, format!("trial {trial}: classifier"));
     let model = classifier::train(
         &cconf,
@@ -259,6 +284,8 @@ fn run_trial(
     let mono = classifier::predict(&model, &cconf, &val_mono, config.batch_size, &device)?;
     let colored_accuracy = classifier::accuracy(&colored, &val.labels);
     let monochrome_accuracy = classifier::accuracy(&mono, &val.labels);
+    let swapped = classifier::predict(&model, &cconf, &val_swapped, config.batch_size, &device)?;
+    let swapped_accuracy = classifier::accuracy(&swapped, &val.labels);
     timings.classifier += started.elapsed().as_secs_f64();
 
     // Probes through the classifier.
@@ -290,7 +317,10 @@ fn run_trial(
             latent_dim: dim,
             hidden: config.vae_hidden,
         };
-        let bar = progress.bar(config.vae.epochs as u64, format!("trial {trial}: VAE dim {dim}"));
+        let bar = progress.bar(
+            config.vae.epochs as u64,
+            format!("trial {trial}: VAE dim {dim}"),
+        );
         let mut vae_loss = f64::NAN;
         let mut rng = seed::rng(config.seed, Stream::VaeTraining, &[t, dim as u64]);
         let model = vae::train(
@@ -308,7 +338,15 @@ fn run_trial(
         )?;
         bar.finish_and_clear();
         let mut rng = seed::rng(config.seed, Stream::LatentSample, &[t, dim as u64]);
-        let latents = vae::encode(&model, &vconf, &x, config.latent, config.batch_size, &device, &mut rng)?;
+        let latents = vae::encode(
+            &model,
+            &vconf,
+            &x,
+            config.latent,
+            config.batch_size,
+            &device,
+            &mut rng,
+        )?;
         timings.vae += started.elapsed().as_secs_f64();
 
         let started = Instant::now();
@@ -338,13 +376,18 @@ fn run_trial(
             empty_clusters: s.empty_clusters,
             vae_loss,
             clusters: s.clusters,
-            centroids: clustering.centroids.chunks(dim).map(|c| c.to_vec()).collect(),
+            centroids: clustering
+                .centroids
+                .chunks(dim)
+                .map(|c| c.to_vec())
+                .collect(),
         });
     }
     Ok(TrialResult {
         trial,
         colored_accuracy,
         monochrome_accuracy,
+        swapped_accuracy,
         probe_mean_probability: (0..probs.classes).map(|c| probs.mean(c)).collect(),
         runs,
     })

@@ -56,12 +56,7 @@ pub struct IdxImages {
     pub labels: Vec<u8>,
 }
 
-fn read_exact_or(
-    reader: &mut dyn Read,
-    buf: &mut [u8],
-    path: &Path,
-    what: &str,
-) -> Result<()> {
+fn read_exact_or(reader: &mut dyn Read, buf: &mut [u8], path: &Path, what: &str) -> Result<()> {
     reader.read_exact(buf).map_err(|e| {
         if e.kind() == std::io::ErrorKind::UnexpectedEof {
             Error::data(path, format!("truncated: file ends inside the {what}"))
@@ -112,7 +107,9 @@ pub fn parse(reader: &mut dyn Read, path: &Path) -> Result<IdxArray> {
     if total > MAX_ELEMENTS {
         return Err(Error::data(
             path,
-            format!("IDX header declares {total} elements: more than spurion accepts ({MAX_ELEMENTS})"),
+            format!(
+                "IDX header declares {total} elements: more than spurion accepts ({MAX_ELEMENTS})"
+            ),
         ));
     }
     let total = total as usize;
@@ -125,9 +122,7 @@ pub fn parse(reader: &mut dyn Read, path: &Path) -> Result<IdxArray> {
     if read < total {
         return Err(Error::data(
             path,
-            format!(
-                "truncated: header {dims:?} promises {total} bytes of data, file has {read}"
-            ),
+            format!("truncated: header {dims:?} promises {total} bytes of data, file has {read}"),
         ));
     }
     let mut extra = [0u8; 1];
@@ -352,7 +347,7 @@ mod tests {
         assert_eq!((set.count, set.height, set.width), (10_000, 28, 28));
         assert_eq!(set.labels.iter().filter(|&&l| l == 0).count(), 1001);
         assert_eq!(set.labels.iter().filter(|&&l| l == 1).count(), 1127);
-        assert!(set.pixels.iter().any(|&p| p == 255));
+        assert!(set.pixels.contains(&255));
     }
 
     #[test]
@@ -366,7 +361,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let bytes = idx_bytes(&[2, 2, 2], &[1, 2, 3]);
         let e = err_text(read(&write(dir.path(), "t", &bytes)));
-        assert!(e.contains("truncated") && e.contains("promises 8 bytes"), "{e}");
+        assert!(
+            e.contains("truncated") && e.contains("promises 8 bytes"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -143,7 +143,9 @@ mod tests {
 
     #[test]
     fn fractional_resize_preserves_the_mean() {
-        let data: Vec<f32> = (0..28 * 28).map(|i| ((i * 37) % 101) as f32 / 100.0).collect();
+        let data: Vec<f32> = (0..28 * 28)
+            .map(|i| ((i * 37) % 101) as f32 / 100.0)
+            .collect();
         let img = Images {
             count: 1,
             channels: 1,

@@ -71,20 +71,29 @@ mod tests {
 
     #[test]
     fn zero_restarts_are_rejected() {
-        let p = KMeansParams { restarts: 0, ..Default::default() };
+        let p = KMeansParams {
+            restarts: 0,
+            ..Default::default()
+        };
         assert_eq!(p.check(), Err(KMeansError::InvalidRestarts(0)));
     }
 
     #[test]
     fn zero_iterations_are_rejected() {
-        let p = KMeansParams { max_iter: 0, ..Default::default() };
+        let p = KMeansParams {
+            max_iter: 0,
+            ..Default::default()
+        };
         assert_eq!(p.check(), Err(KMeansError::InvalidMaxIter(0)));
     }
 
     #[test]
     fn negative_or_nan_tolerance_is_rejected() {
         for t in [-1.0, f64::NAN] {
-            let p = KMeansParams { tolerance: t, ..Default::default() };
+            let p = KMeansParams {
+                tolerance: t,
+                ..Default::default()
+            };
             assert!(matches!(p.check(), Err(KMeansError::InvalidTolerance(_))));
         }
     }

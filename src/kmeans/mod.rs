@@ -147,11 +147,11 @@ fn lloyd(data: &Data, mut centers: Vec<f64>, params: &KMeansParams, tol: f64) ->
         iterations += 1;
         sums.iter_mut().for_each(|s| *s = 0.0);
         mass.iter_mut().for_each(|m| *m = 0.0);
-        for i in 0..n {
+        for (i, cost) in cost.iter_mut().enumerate() {
             let p = data.point(i);
             let (j, d) = nearest(p, &centers, dim);
             let w = data.weights[i] as f64;
-            cost[i] = w * d;
+            *cost = w * d;
             if w > 0.0 {
                 mass[j] += w;
                 for (s, &x) in sums[j * dim..(j + 1) * dim].iter_mut().zip(p) {
@@ -227,7 +227,10 @@ impl KMeansParams {
         }
         let positive = data.weights.iter().filter(|&&w| w > 0.0).count();
         if positive < self.k {
-            return Err(KMeansError::TooFewWeightedPoints { k: self.k, positive });
+            return Err(KMeansError::TooFewWeightedPoints {
+                k: self.k,
+                positive,
+            });
         }
         Ok(())
     }

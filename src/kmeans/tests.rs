@@ -21,7 +21,10 @@ struct Case {
 
 /// Numbers written by `scripts/kmeans_reference.py` (scikit-learn's weighted KMeans).
 fn reference() -> Vec<Case> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/kmeans_reference.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/kmeans_reference.json"
+    );
     let r: Reference = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     r.cases
 }
@@ -74,7 +77,13 @@ fn matches_scikit_learn_from_the_same_start() {
             assert!((*a as f64 - b).abs() < 1e-5, "{}: {a} vs {b}", case.name);
         }
         let rel = (fit.inertia - case.inertia).abs() / case.inertia;
-        assert!(rel < 1e-5, "{}: inertia {} vs {}", case.name, fit.inertia, case.inertia);
+        assert!(
+            rel < 1e-5,
+            "{}: inertia {} vs {}",
+            case.name,
+            fit.inertia,
+            case.inertia
+        );
         assert_eq!(fit.labels, case.labels, "{}", case.name);
     }
 }
@@ -86,7 +95,13 @@ fn finds_scikit_learns_weighted_optimum_with_kmeanspp() {
             .fit(&case.points, case.dim, &case.weights, &mut rng())
             .unwrap();
         let rel = (fit.inertia - case.inertia).abs() / case.inertia;
-        assert!(rel < 1e-5, "{}: inertia {} vs {}", case.name, fit.inertia, case.inertia);
+        assert!(
+            rel < 1e-5,
+            "{}: inertia {} vs {}",
+            case.name,
+            fit.inertia,
+            case.inertia
+        );
         let err = centroid_error(&fit, case);
         assert!(err < 1e-4, "{}: centroid error {err}", case.name);
     }
@@ -127,7 +142,10 @@ fn empty_cluster_is_reseeded() {
     assert!(fit.cluster_weights.iter().all(|&w| w > 0.0), "{fit:?}");
     let mut c = fit.centroids.clone();
     c.sort_by(f32::total_cmp);
-    assert!((c[0] - 0.1).abs() < 1e-5 && (c[1] - 10.1).abs() < 1e-5, "{c:?}");
+    assert!(
+        (c[0] - 0.1).abs() < 1e-5 && (c[1] - 10.1).abs() < 1e-5,
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -148,13 +166,19 @@ fn too_few_weighted_points_are_rejected() {
 #[test]
 fn nan_weight_is_rejected() {
     let e = KMeansParams::new(1).fit(&[0.0, 1.0], 1, &[1.0, f32::NAN], &mut rng());
-    assert!(matches!(e, Err(KMeansError::InvalidWeight { index: 1, .. })));
+    assert!(matches!(
+        e,
+        Err(KMeansError::InvalidWeight { index: 1, .. })
+    ));
 }
 
 #[test]
 fn negative_weight_is_rejected() {
     let e = KMeansParams::new(1).fit(&[0.0, 1.0], 1, &[-1.0, 1.0], &mut rng());
-    assert!(matches!(e, Err(KMeansError::InvalidWeight { index: 0, .. })));
+    assert!(matches!(
+        e,
+        Err(KMeansError::InvalidWeight { index: 0, .. })
+    ));
 }
 
 #[test]

@@ -89,9 +89,11 @@ pub fn elbo_terms(model: &Vae, x: Tensor<2>, eps: Tensor<2>) -> ElboTerms {
     let z = mu.clone() + (log_var.clone() * 0.5).exp() * eps;
     let logits = model.decode(z);
     // Bernoulli cross-entropy with continuous targets in [0, 1].
-    let rec = log_sigmoid(logits.clone()) * x.clone() + log_sigmoid(logits.neg()) * x.neg().add_scalar(1.0);
+    let rec = log_sigmoid(logits.clone()) * x.clone()
+        + log_sigmoid(logits.neg()) * x.neg().add_scalar(1.0);
     let reconstruction = rec.sum().neg() / batch;
-    let kl = (log_var.clone().add_scalar(1.0) - mu.powi_scalar(2) - log_var.exp()).sum() * (-0.5 / batch);
+    let kl = (log_var.clone().add_scalar(1.0) - mu.powi_scalar(2) - log_var.exp()).sum()
+        * (-0.5 / batch);
     ElboTerms { reconstruction, kl }
 }
 
@@ -140,7 +142,12 @@ pub fn train(
                 batch_values.extend_from_slice(&x[i * d..(i + 1) * d]);
             }
             let xb = matrix(batch_values.clone(), batch.len(), d, &ad);
-            let eps = matrix(normal(batch.len() * config.latent_dim, rng), batch.len(), config.latent_dim, &ad);
+            let eps = matrix(
+                normal(batch.len() * config.latent_dim, rng),
+                batch.len(),
+                config.latent_dim,
+                &ad,
+            );
             let terms = elbo_terms(&model, xb, eps);
             let loss = terms.reconstruction + terms.kl;
             let grads = GradientsParams::from_grads(loss.backward(), &model);

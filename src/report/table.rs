@@ -45,6 +45,16 @@ pub fn format_table(r: &ReproduceResults) -> String {
         pct(PAPER_MONOCHROME_ACCURACY),
         per(|t| t.monochrome_accuracy)
     );
+    let _ = writeln!(
+        s,
+        "  swapped     paper {:>6}   spurion  {}",
+        "-",
+        per(|t| t.swapped_accuracy)
+    );
+    let _ = writeln!(
+        s,
+        "  (swapped: each class drawn in another class's colour; low = colour beats shape)"
+    );
     let _ = writeln!(s);
     let _ = writeln!(
         s,

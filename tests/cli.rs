@@ -1,0 +1,178 @@
+//! The command line as a user meets it: exit codes and one-line errors that name the flag or
+//! file, and no output left behind by a failed run.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spurion(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spurion"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("spurion runs")
+}
+
+/// Runs `reproduce` with `args` in a fresh folder and checks the failure.
+fn fails(args: &[&str], code: i32, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["reproduce", "--quiet"];
+    all.extend_from_slice(args);
+    let out = spurion(&all, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    for n in needles {
+        assert!(stderr.contains(n), "{args:?}: '{n}' not in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !dir.path().join("spurion-out").exists(),
+        "a failed run left output behind"
+    );
+}
+
+#[test]
+fn k_of_zero_is_a_usage_error() {
+    fails(&["--k", "0"], 2, &["--k", "positive"]);
+}
+
+#[test]
+fn k_larger_than_the_probes_is_a_usage_error() {
+    fails(
+        &["--probes", "10", "--k", "11"],
+        2,
+        &["--k", "larger than the number of probes"],
+    );
+}
+
+#[test]
+fn latent_dim_of_zero_is_a_usage_error() {
+    fails(&["--dims", "2,0"], 2, &["--dims", "at least 1"]);
+}
+
+#[test]
+fn unknown_flag_value_is_a_usage_error() {
+    fails(&["--latent", "median"], 2, &["--latent", "mean", "sample"]);
+}
+
+#[test]
+fn unknown_colour_is_a_usage_error() {
+    fails(&["--colors", "green,teal"], 2, &["--colors", "teal"]);
+}
+
+#[test]
+fn missing_data_names_the_path() {
+    fails(
+        &["--data", "/nonexistent/mnist"],
+        1,
+        &["/nonexistent/mnist"],
+    );
+}
+
+#[test]
+fn class_without_samples_is_named() {
+    fails(&["--classes", "0,42"], 1, &["class 42 has no samples"]);
+}
+
+#[test]
+fn truncated_idx_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-10k");
+    let img = std::fs::read(shipped.join("images-idx3-ubyte.gz")).unwrap();
+    std::fs::write(
+        dir.path().join("images-idx3-ubyte.gz"),
+        &img[..img.len() / 3],
+    )
+    .unwrap();
+    std::fs::copy(
+        shipped.join("labels-idx1-ubyte.gz"),
+        dir.path().join("labels-idx1-ubyte.gz"),
+    )
+    .unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    fails(&["--data", &data], 1, &["images-idx3-ubyte.gz"]);
+}
+
+#[test]
+fn non_idx_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("images-idx3-ubyte"), b"hello, world").unwrap();
+    std::fs::write(dir.path().join("labels-idx1-ubyte"), b"hello, world").unwrap();
+    let data = dir.path().to_str().unwrap().to_string();
+    fails(
+        &["--data", &data],
+        1,
+        &["images-idx3-ubyte", "not an IDX file"],
+    );
+}
+
+#[test]
+fn help_exits_zero() {
+    let out = spurion(&["reproduce", "--help"], Path::new("."));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--dims"));
+}
+
+/// Fashion-MNIST from Debian's `dataset-fashion-mnist`; CI installs it and sets
+/// SPURION_REQUIRE_SYSTEM_DATA=1 so that this test cannot be skipped there.
+fn fashion_mnist() -> Option<&'static Path> {
+    let p = Path::new("/usr/share/datasets/fashion-mnist");
+    if p.is_dir() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("SPURION_REQUIRE_SYSTEM_DATA").is_none(),
+        "{} is missing: apt-get install dataset-fashion-mnist",
+        p.display()
+    );
+    eprintln!("skipped: {} not installed", p.display());
+    None
+}
+
+#[test]
+fn reproduce_runs_on_fashion_mnist_and_writes_results() {
+    let Some(data) = fashion_mnist() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = spurion(
+        &[
+            "reproduce",
+            "--quiet",
+            "--data",
+            data.to_str().unwrap(),
+            "--trials",
+            "1",
+            "--dims",
+            "2",
+            "--probes",
+            "600",
+            "--vae-epochs",
+            "2",
+            "--out",
+            "res",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("52.7%"), "paper's table missing: {stdout}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("res/results.json")).unwrap())
+            .unwrap();
+    // Train split of the 60,000 training images: T-shirts (0) and trousers (1).
+    assert!(json["trials"][0]["colored_accuracy"].as_f64().unwrap() > 0.95);
+    assert!(
+        json["settings"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("fashion-mnist")
+    );
+}
