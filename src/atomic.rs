@@ -47,6 +47,96 @@ pub fn write_with(
     Ok(())
 }
 
+/// An output folder filled under a temporary sibling name (`.NAME.partial-PID`) and moved
+/// into place by [`StagedDir::commit`] once complete. Until then the folder at the final path,
+/// if any, is untouched; a run that fails (or is dropped) removes its staging folder, and a
+/// later run removes those left by runs that were killed.
+pub struct StagedDir {
+    target: PathBuf,
+    staging: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Prepares a staging folder for `target`.
+    pub fn create(target: &Path) -> Result<Self> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::data(target, "output folder needs a name"))?;
+        let parent = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        remove_stale(&parent, &name);
+        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+        }
+        fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
+        Ok(StagedDir {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
+    }
+
+    /// Where to write while the run is in progress.
+    pub fn path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Replaces the folder at the target path with the staged one.
+    pub fn commit(mut self) -> Result<()> {
+        let old = self.staging.with_file_name(format!(
+            ".{}.old-{}",
+            self.target
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy(),
+            std::process::id()
+        ));
+        if self.target.exists() {
+            fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
+        }
+        fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        self.committed = true;
+        if old.exists() {
+            let _ = fs::remove_dir_all(&old);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// Removes staging folders of `name` whose process is gone (Linux: no /proc/PID).
+fn remove_stale(parent: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let pid = file
+            .strip_prefix(&format!(".{name}.partial-"))
+            .or_else(|| file.strip_prefix(&format!(".{name}.old-")));
+        if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
+            let alive = Path::new("/proc").join(pid.to_string()).exists();
+            if pid != std::process::id() && !alive && Path::new("/proc/self").exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +162,42 @@ mod tests {
         assert!(err.is_err());
         assert!(!path.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn staged_folder_appears_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("old.txt"), b"old").unwrap();
+        let staged = StagedDir::create(&target).unwrap();
+        write(&staged.path().join("new.txt"), b"new").unwrap();
+        // Before commit the old folder is intact.
+        assert!(target.join("old.txt").exists() && !target.join("new.txt").exists());
+        staged.commit().unwrap();
+        assert!(target.join("new.txt").exists() && !target.join("old.txt").exists());
+        // Only the target is left in the parent.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn dropped_stage_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        {
+            let staged = StagedDir::create(&target).unwrap();
+            write(&staged.path().join("half.json"), b"{").unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn stale_stages_of_dead_processes_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        // PID 4194304 is above Linux's pid_max limit: never alive.
+        let stale = dir.path().join(".out.partial-4194304");
+        fs::create_dir(&stale).unwrap();
+        let _staged = StagedDir::create(&dir.path().join("out")).unwrap();
+        assert!(!stale.exists());
     }
 }

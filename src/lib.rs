@@ -14,6 +14,7 @@
 //! The score is the average cluster probability ([`metrics`]). [`reproduce`] runs the paper's
 //! experiment end to end.
 
+pub mod analysis;
 pub mod atomic;
 pub mod data;
 pub mod error;

@@ -11,16 +11,19 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use std::path::Path;
+
+use crate::analysis::{self, ClusterSettings, RunInput};
+use crate::atomic::{self, StagedDir};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
 use crate::kmeans::KMeansParams;
-use crate::metrics::{self, Probabilities};
 use crate::nn::ComputeDevice;
 use crate::nn::classifier::{self, ClassifierConfig, TrainParams};
 use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
 use crate::probes::{ProbeFamily, ProbeSpec};
 use crate::progress::Progress;
-use crate::report::{self, ReproduceResults, RunResult, Timings, TrialResult};
+use crate::report::{self, ReproduceResults, Timings, TrialResult};
 use crate::seed::{self, Stream};
 
 /// Validated settings of `spurion reproduce`. Field names match the command-line flags.
@@ -179,57 +182,9 @@ impl ReproduceConfig {
     }
 }
 
-/// Clusters and scores the probes of one trial for one VAE latent space.
-pub struct Clustering {
-    /// Every centroid, class by class (`k` per class), `dim` values each.
-    pub centroids: Vec<f32>,
-    pub owners: Vec<usize>,
-    pub assignment: Vec<usize>,
-    pub score: metrics::AcpScore,
-}
-
-/// Step 4: weighted k-means per class, then every probe to its nearest centroid of all.
-pub fn cluster_and_score(
-    latents: &[f32],
-    dim: usize,
-    probs: &Probabilities,
-    params: &KMeansParams,
-    exponent: f64,
-    class_names: &[String],
-    seed_path: (u64, &[u64]),
-) -> Result<Clustering> {
-    let mut centroids = Vec::new();
-    let mut owners = Vec::new();
-    for (c, name) in class_names.iter().enumerate() {
-        let weights: Vec<f32> = probs
-            .column(c)
-            .iter()
-            .map(|&p| (p as f64).powf(exponent) as f32)
-            .collect();
-        let mut path = seed_path.1.to_vec();
-        path.push(c as u64);
-        let mut rng = seed::rng(seed_path.0, Stream::KMeans, &path);
-        let fit = params
-            .fit(latents, dim, &weights, &mut rng)
-            .map_err(|source| Error::KMeans {
-                class: name.clone(),
-                source,
-            })?;
-        centroids.extend_from_slice(&fit.centroids);
-        owners.extend(std::iter::repeat_n(c, params.k));
-    }
-    let assignment = metrics::assign_nearest(latents, &centroids, dim);
-    let score = metrics::score(probs, &owners, &assignment)?;
-    Ok(Clustering {
-        centroids,
-        owners,
-        assignment,
-        score,
-    })
-}
-
 fn run_trial(
     config: &ReproduceConfig,
+    out: &Path,
     base: &LabeledImages,
     trial: usize,
     progress: &Progress,
@@ -286,6 +241,17 @@ fn run_trial(
     let monochrome_accuracy = classifier::accuracy(&mono, &val.labels);
     let swapped = classifier::predict(&model, &cconf, &val_swapped, config.batch_size, &device)?;
     let swapped_accuracy = classifier::accuracy(&swapped, &val.labels);
+    let trial_dir = format!("trial-{trial}");
+    let classifier_weights = format!("{trial_dir}/classifier.safetensors");
+    let classifier_config = format!("{trial_dir}/classifier.json");
+    crate::nn::save_weights(
+        &model,
+        &out.join(&classifier_weights),
+        &[("spurion", "classifier")],
+    )?;
+    let cjson = serde_json::to_vec_pretty(&cconf)
+        .map_err(|e| Error::Invalid(format!("serialising classifier config: {e}")))?;
+    atomic::write(&out.join(&classifier_config), &cjson)?;
     timings.classifier += started.elapsed().as_secs_f64();
 
     // Probes through the classifier.
@@ -350,59 +316,84 @@ fn run_trial(
         timings.vae += started.elapsed().as_secs_f64();
 
         let started = Instant::now();
-        let clustering = cluster_and_score(
+        let clustering = analysis::cluster_and_score(
             &latents,
             dim,
             &probs,
-            &kmeans,
-            config.weight_exponent,
             &base.class_names,
-            (config.seed, &[t, dim as u64]),
+            &ClusterSettings {
+                kmeans: &kmeans,
+                weight_exponent: config.weight_exponent,
+                seed: config.seed,
+                seed_path: &[t, dim as u64],
+            },
         )?;
         timings.clustering += started.elapsed().as_secs_f64();
-        let s = clustering.score;
+        let s = &clustering.score;
         progress.println(format!(
             "trial {trial} dim {dim}: ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
             100.0 * s.acp,
             100.0 * s.chance,
             100.0 * s.ceiling
         ));
-        runs.push(RunResult {
-            latent_dim: dim,
-            acp: s.acp,
-            chance: s.chance,
-            ceiling: s.ceiling,
-            normalized_acp: s.normalized_acp,
-            empty_clusters: s.empty_clusters,
+        let started = Instant::now();
+        let probe_images = |ids: &[usize]| -> Result<data::Images> {
+            let mut imgs = data::Images::empty(3, spec.height, spec.width);
+            for &i in ids {
+                imgs.push(&spec.probe(i));
+            }
+            Ok(imgs)
+        };
+        runs.push(analysis::write_run(&RunInput {
+            root: out,
+            rel: format!("{trial_dir}/dim-{dim}"),
+            label: format!("trial {trial}, latent dim {dim}"),
+            class_names: &base.class_names,
+            probs: &probs,
+            latents: &latents,
+            dim,
+            clustering: &clustering,
+            weight_exponent: config.weight_exponent,
+            vae: &model,
+            vae_config: &vconf,
             vae_loss,
-            clusters: s.clusters,
-            centroids: clustering
-                .centroids
-                .chunks(dim)
-                .map(|c| c.to_vec())
-                .collect(),
-        });
+            device: &device,
+            probe_images: &probe_images,
+        })?);
+        timings.report += started.elapsed().as_secs_f64();
     }
     Ok(TrialResult {
         trial,
         colored_accuracy,
         monochrome_accuracy,
         swapped_accuracy,
+        classifier_weights,
+        classifier_config,
         probe_mean_probability: (0..probs.classes).map(|c| probs.mean(c)).collect(),
         runs,
     })
 }
 
-/// Runs the whole sweep and writes `results.json` into `config.out`.
+/// Runs the whole sweep and writes the report into `config.out`: results.json,
+/// report.html, and per trial and latent dimension the prototypes, plots, probes.csv,
+/// latents.npz and trained models. The folder appears only when complete.
 pub fn run(config: &ReproduceConfig, progress: &Progress) -> Result<ReproduceResults> {
     config.check()?;
     let started = Instant::now();
     let mut timings = Timings::default();
     let base = data::load_idx_classes(&config.data, &config.classes, config.transpose)?;
+    let staged = StagedDir::create(&config.out)?;
     timings.data += started.elapsed().as_secs_f64();
     let mut trials = Vec::with_capacity(config.trials);
     for trial in 0..config.trials {
-        trials.push(run_trial(config, &base, trial, progress, &mut timings)?);
+        trials.push(run_trial(
+            config,
+            staged.path(),
+            &base,
+            trial,
+            progress,
+            &mut timings,
+        )?);
     }
     timings.total = started.elapsed().as_secs_f64();
     let results = ReproduceResults {
@@ -415,6 +406,8 @@ pub fn run(config: &ReproduceConfig, progress: &Progress) -> Result<ReproduceRes
         paper: report::paper_table(),
         timings_s: timings,
     };
-    results.write_json(&config.out)?;
+    results.write_json(staged.path())?;
+    results.write_html(staged.path())?;
+    staged.commit()?;
     Ok(results)
 }

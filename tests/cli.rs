@@ -176,3 +176,63 @@ fn reproduce_runs_on_fashion_mnist_and_writes_results() {
             .contains("fashion-mnist")
     );
 }
+
+#[test]
+fn killed_run_leaves_no_report_and_rerun_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "reproduce",
+        "--quiet",
+        "--trials",
+        "3",
+        "--dims",
+        "2",
+        "--probes",
+        "800",
+        "--vae-epochs",
+        "2",
+        "--out",
+        "res",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spurion"))
+        .args(args)
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+    // Wait until the run has written something, then kill -9 it.
+    let started = std::time::Instant::now();
+    let staging_has_files = || {
+        std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with(".res.partial-")
+                && std::fs::read_dir(e.path()).is_ok_and(|mut d| d.next().is_some())
+        })
+    };
+    while !staging_has_files() && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(staging_has_files(), "the run never started writing");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !dir.path().join("res").exists(),
+        "a killed run left a report"
+    );
+
+    let out = spurion(&args, dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("res/report.html").exists());
+    assert!(dir.path().join("res/results.json").exists());
+    // The killed run's staging folder is gone.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "res")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

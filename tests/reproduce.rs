@@ -52,8 +52,8 @@ fn tiny_reproduce_finds_the_colour_shortcut_and_is_deterministic() {
                 r.chance
             );
             assert!(r.ceiling >= r.chance);
-            assert_eq!(r.centroids.len(), 2);
-            assert_eq!(r.centroids[0].len(), r.latent_dim);
+            assert_eq!(r.clusters.len(), 2);
+            assert_eq!(r.clusters[0].centroid.len(), r.latent_dim);
         }
     }
     assert_eq!(results.summary.len(), 2);

@@ -89,3 +89,34 @@ pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
 pub(crate) fn scalar(t: Tensor<1>) -> Result<f64> {
     Ok(to_vec(t)?[0] as f64)
 }
+
+/// Saves a module's weights as safetensors (atomically), with `metadata` in the header.
+pub fn save_weights<M: Module>(
+    module: &M,
+    path: &std::path::Path,
+    metadata: &[(&str, &str)],
+) -> Result<()> {
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    let mut store = SafetensorsStore::from_bytes(None);
+    for (k, v) in metadata {
+        store = store.metadata(*k, *v);
+    }
+    module
+        .save_into(&mut store)
+        .map_err(|e| Error::Model(format!("saving {}: {e}", path.display())))?;
+    let bytes = store
+        .get_bytes()
+        .map_err(|e| Error::Model(format!("saving {}: {e}", path.display())))?;
+    crate::atomic::write(path, &bytes)
+}
+
+/// Loads safetensors weights into `module` (which fixes the expected names and shapes).
+pub fn load_weights<M: Module>(mut module: M, path: &std::path::Path) -> Result<M> {
+    use burn::store::{ModuleSnapshot, SafetensorsStore};
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    module
+        .load_from(&mut store)
+        .map_err(|e| Error::data(path, format!("not weights for this model: {e}")))?;
+    Ok(module)
+}

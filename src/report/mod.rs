@@ -3,14 +3,19 @@
 //! [`ReproduceResults`] is the one source of truth: results.json is its serde serialisation
 //! (field docs below are the schema), and the terminal table is rendered from it.
 
+mod html;
+pub mod npz;
+pub mod pca;
+pub mod plots;
+pub mod png;
 mod table;
 
+pub use html::{escape, render_reproduce_html};
 pub use table::format_table;
 
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::metrics::ClusterScore;
 use crate::reproduce::ReproduceConfig;
 
 /// One row of the paper's Table 1 (ACP in percent across 5 trials).
@@ -44,6 +49,57 @@ pub fn paper_table() -> Vec<PaperRow> {
 pub const PAPER_COLORED_ACCURACY: f64 = 1.0;
 pub const PAPER_MONOCHROME_ACCURACY: f64 = 0.53;
 
+/// One cluster as the report shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterReport {
+    /// Class whose weighted k-means produced this cluster (its owner).
+    pub class: usize,
+    pub class_name: String,
+    /// Index among its class's clusters (0-based).
+    pub index: usize,
+    /// Probes whose nearest centroid (among all classes') is this one.
+    pub size: usize,
+    /// Mean probability of the owner class over those probes; null for an empty cluster.
+    pub mean_probability: Option<f64>,
+    /// Mean probability of the owner class over all probes (this cluster's chance level).
+    pub chance: f64,
+    /// Share of the owner class's total probe weight (`p^e`) held by this cluster's probes.
+    pub weight_share: f64,
+    /// Centroid in latent space.
+    pub centroid: Vec<f32>,
+    /// Ids of the probes nearest the centroid, nearest first.
+    pub nearest_probes: Vec<usize>,
+    /// The decoded centroid (PNG, path relative to the output folder).
+    pub prototype_png: String,
+    /// The nearest probes side by side (PNG).
+    pub nearest_png: String,
+}
+
+/// How latents were drawn in two dimensions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Projection2d {
+    /// True: first two principal components; false: the latents themselves (2 dims).
+    pub pca: bool,
+    /// Share of the latents' variance along each plotted axis.
+    pub explained_variance: [f64; 2],
+}
+
+/// Files of one run, relative to the output folder.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunFiles {
+    /// One row per probe: id, probability per class, cluster, its class, weight, x, y.
+    pub probes_csv: String,
+    /// Arrays `latents`, `probabilities`, `clusters`, `centroids`, `centroid_classes`,
+    /// `projection` (numpy.load reads it).
+    pub latents_npz: String,
+    pub vae_weights: String,
+    pub vae_config: String,
+    /// Probes coloured by class probability (one per class; one for two classes).
+    pub probability_plots: Vec<String>,
+    /// Probes coloured by cluster, centroids marked.
+    pub cluster_plot: String,
+}
+
 /// One VAE (one latent dimension) in one trial.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
@@ -61,9 +117,9 @@ pub struct RunResult {
     /// Mean negative ELBO per probe after the last VAE epoch.
     pub vae_loss: f64,
     /// Every cluster of every class, in class order.
-    pub clusters: Vec<ClusterScore>,
-    /// Centroids in latent space, one per cluster, in the order of `clusters`.
-    pub centroids: Vec<Vec<f32>>,
+    pub clusters: Vec<ClusterReport>,
+    pub projection: Projection2d,
+    pub files: RunFiles,
 }
 
 /// One trial: one classifier, one probe set, one VAE per latent dimension.
@@ -79,6 +135,9 @@ pub struct TrialResult {
     pub swapped_accuracy: f64,
     /// Mean `p_c` over the probes, per class.
     pub probe_mean_probability: Vec<f64>,
+    /// The trained classifier (safetensors) and its config (JSON), relative paths.
+    pub classifier_weights: String,
+    pub classifier_config: String,
     pub runs: Vec<RunResult>,
 }
 
@@ -105,6 +164,8 @@ pub struct Timings {
     pub probes: f64,
     pub vae: f64,
     pub clustering: f64,
+    /// Prototypes, plots and files.
+    pub report: f64,
 }
 
 /// Everything `spurion reproduce` found.
@@ -164,6 +225,12 @@ impl ReproduceResults {
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Invalid(format!("serialising results: {e}")))?;
         crate::atomic::write(&dir.join("results.json"), &json)
+    }
+
+    /// Writes report.html into `dir` atomically (images are read from `dir` and inlined).
+    pub fn write_html(&self, dir: &Path) -> Result<()> {
+        let html = render_reproduce_html(self, dir)?;
+        crate::atomic::write(&dir.join("report.html"), html.as_bytes())
     }
 }
 
