@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
@@ -114,26 +115,39 @@ fn render(draw: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> Result<()>) ->
     })
 }
 
+type ScatterChart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Titled, labelled axes fitted to the points (and `extra` points such as centroids).
+fn scatter_axes<'a, 'b>(
+    area: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    s: &Scatter,
+    extra: &[[f64; 2]],
+) -> Result<ScatterChart<'a, 'b>> {
+    let (xr, yr) = bounds(s.points, extra);
+    let mut chart = ChartBuilder::on(area)
+        .caption(s.title, ("sans-serif", 17))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(55)
+        .build_cartesian_2d(xr, yr)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(s.axis_labels[0].as_str())
+        .y_desc(s.axis_labels[1].as_str())
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
 /// Figure 3: probes coloured by a probability, with a colour bar labelled `legend`.
 pub fn probability_scatter(s: &Scatter, values: &[f32], legend: &str) -> Result<Rgb> {
     render(|root| {
         let (main, bar) = root.split_horizontally(W - 110);
-        let (xr, yr) = bounds(s.points, &[]);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(s.title, ("sans-serif", 17))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(xr, yr)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(s.axis_labels[0].as_str())
-            .y_desc(s.axis_labels[1].as_str())
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = scatter_axes(&main, s, &[])?;
         chart
             .draw_series(
                 s.points
@@ -174,22 +188,7 @@ pub fn cluster_scatter(
     cluster_names: &[String],
 ) -> Result<Rgb> {
     render(|root| {
-        let (xr, yr) = bounds(s.points, centroids);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(s.title, ("sans-serif", 17))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(xr, yr)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(s.axis_labels[0].as_str())
-            .y_desc(s.axis_labels[1].as_str())
-            .label_style(("sans-serif", 12))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = scatter_axes(&root, s, centroids)?;
         chart
             .draw_series(
                 s.points.iter().zip(assignment).map(|(p, &j)| {
