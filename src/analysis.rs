@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::atomic;
 use crate::data::Images;
+use crate::describe;
 use crate::error::{Error, Result};
 use crate::kmeans::{KMeansParams, sq_dist};
 use crate::metrics::{self, AcpScore, Probabilities};
@@ -19,7 +20,7 @@ use crate::report::npz::{self, Array};
 use crate::report::pca::Projection;
 use crate::report::plots::{self, Scatter};
 use crate::report::png::{self, Rgb};
-use crate::report::{ClusterReport, Projection2d, RunFiles, RunResult};
+use crate::report::{ClusterDescription, ClusterReport, Projection2d, RunFiles, RunResult};
 use crate::seed::{self, Stream};
 
 /// How many probes nearest each centroid the report shows.
@@ -133,7 +134,7 @@ pub struct RunInput<'a> {
     pub weight_exponent: f64,
     pub vae: &'a Vae,
     pub vae_config: &'a VaeConfig,
-    pub vae_loss: f64,
+    pub vae_training: crate::nn::vae::VaeTraining,
     pub device: &'a burn::prelude::Device,
     /// Returns the probe images with the given ids.
     pub probe_images: &'a dyn Fn(&[usize]) -> Result<Images>,
@@ -142,7 +143,13 @@ pub struct RunInput<'a> {
 /// Decodes prototypes, draws plots, writes the run's files, and returns its result record.
 pub fn write_run(input: &RunInput) -> Result<RunResult> {
     let dir = input.root.join(&input.rel);
-    let file = |name: &str| format!("{}/{name}", input.rel);
+    let file = |name: &str| {
+        if input.rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", input.rel)
+        }
+    };
     let (dim, c) = (input.dim, &input.clustering);
     let m = c.owners.len();
     let k_of = |j: usize| j - c.owners.iter().position(|&o| o == c.owners[j]).unwrap_or(0);
@@ -167,6 +174,7 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
             &png::strip(&near_imgs, 56, 2).encode()?,
         )?;
         let weights = class_weights(input.probs, owner, input.weight_exponent);
+        let description = describe_cluster(input, &prototypes, j, &weights)?;
         let total: f64 = weights.iter().map(|&w| w as f64).sum();
         let mine: f64 = c
             .assignment
@@ -186,6 +194,7 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
             weight_share: if total > 0.0 { mine / total } else { 0.0 },
             centroid,
             nearest_probes: nearest,
+            description,
             prototype_png: file(&proto_name),
             nearest_png: file(&nearest_name),
         });
@@ -330,9 +339,7 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
         &dir.join("vae.safetensors"),
         &[("spurion", "vae")],
     )?;
-    let config_json = serde_json::to_vec_pretty(input.vae_config)
-        .map_err(|e| Error::Invalid(format!("serialising VAE config: {e}")))?;
-    atomic::write(&dir.join("vae.json"), &config_json)?;
+    atomic::write_json(&dir.join("vae.json"), input.vae_config)?;
 
     let s = &c.score;
     Ok(RunResult {
@@ -342,7 +349,7 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
         ceiling: s.ceiling,
         normalized_acp: s.normalized_acp,
         empty_clusters: s.empty_clusters,
-        vae_loss: input.vae_loss,
+        vae: input.vae_training.clone(),
         clusters,
         projection: Projection2d {
             pca: projection.is_pca,
@@ -356,6 +363,52 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
             probability_plots,
             cluster_plot: file("clusters.png"),
         },
+    })
+}
+
+/// Most probes a description looks at per cluster (the heaviest ones).
+const DESCRIBED_PROBES: usize = 400;
+
+fn describe_cluster(
+    input: &RunInput,
+    prototypes: &Images,
+    j: usize,
+    weights: &[f32],
+) -> Result<ClusterDescription> {
+    let mut members: Vec<usize> = (0..input.clustering.assignment.len())
+        .filter(|&i| input.clustering.assignment[i] == j)
+        .collect();
+    members.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]).then(a.cmp(&b)));
+    members.truncate(DESCRIBED_PROBES);
+    let images = (input.probe_images)(&members)?;
+    let w: Vec<f32> = members.iter().map(|&i| weights[i]).collect();
+    let (color, color_share) = describe::dominant_color(&images, &w);
+    let prototype_color = describe::color_name(describe::mean_rgb(prototypes, j)).to_string();
+    let position = describe::energy_position(prototypes, j);
+    let stripes_deg = describe::stripe_orientation(prototypes, j)
+        .filter(|&(_, coherence)| coherence > 0.5)
+        .map(|(angle, _)| angle.round());
+    let mut text = if members.is_empty() {
+        "no probes".to_string()
+    } else {
+        format!(
+            "mostly {color} probes ({:.0}% of the weight)",
+            100.0 * color_share
+        )
+    };
+    if let Some(p) = &position {
+        text.push_str(&format!("; prototype structure at {p}"));
+    }
+    if let Some(a) = stripes_deg {
+        text.push_str(&format!("; stripes at {a:.0}°"));
+    }
+    Ok(ClusterDescription {
+        color,
+        color_share,
+        prototype_color,
+        position,
+        stripes_deg,
+        text,
     })
 }
 

@@ -23,6 +23,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |w| w.write_all(bytes))
 }
 
+/// Writes `value` as pretty JSON to `path` atomically.
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::Invalid(format!("serialising {}: {e}", path.display())))?;
+    write(path, &bytes)
+}
+
 /// Writes to `path` atomically through a writer callback.
 pub fn write_with(
     path: &Path,

@@ -5,12 +5,16 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use spurion::Result;
+use spurion::audit::{self, AuditConfig, ProbeChoice};
 use spurion::data::{self, idx::Transpose, plant};
+use spurion::model::{Channels, Layout, OnnxSettings, OutputKind};
 use spurion::nn::ComputeDevice;
 use spurion::nn::vae::LatentMode;
+use spurion::probes::ProbeFamily;
 use spurion::progress::Progress;
 use spurion::reproduce::{self, ReproduceConfig};
+use spurion::train::{self, TrainConfig};
+use spurion::{Error, Result};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,6 +32,144 @@ enum Command {
     /// Run the paper's experiment end to end (coloured digits, solid-colour probes) and print
     /// its Table 1 beside ours.
     Reproduce(ReproduceArgs),
+    /// Train spurion's CNN on an IDX pair or an image folder, optionally with a planted
+    /// shortcut, and save it for `spurion audit`.
+    Train(TrainArgs),
+    /// Find what drives each class of a classifier (spurion checkpoint or ONNX) from a probe
+    /// set, and write a report.
+    Audit(AuditArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum PlantArg {
+    /// Colour each class's strokes (colour images: brightness) in its own colour.
+    Color,
+    /// A class-coloured square in a class-specific corner.
+    Patch,
+    /// Plant nothing.
+    None,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// IDX folder or image file, or an ImageFolder root (root/class_name/*.png|jpg).
+    #[arg(long, value_name = "PATH")]
+    data: PathBuf,
+    /// Shortcut to plant.
+    #[arg(long, value_enum, default_value = "none")]
+    plant: PlantArg,
+    /// IDX labels to keep, in class order (default: all).
+    #[arg(long, value_delimiter = ',')]
+    classes: Option<Vec<u8>>,
+    /// Resize images to SIZE x SIZE (default: IDX images keep their size, image folders 32).
+    #[arg(long)]
+    size: Option<usize>,
+    /// Colour per class for the planted shortcut: names or #rrggbb (default: green, blue, red, ...).
+    #[arg(long, value_delimiter = ',')]
+    colors: Option<Vec<String>>,
+    /// Whether IDX images are stored transposed (EMNIST).
+    #[arg(long, value_enum, default_value = "auto")]
+    transpose: TransposeArg,
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder of the checkpoint.
+    #[arg(long, default_value = "spurion-model")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum ChannelsArg {
+    Rgb,
+    Bgr,
+    Gray,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LayoutArg {
+    Nchw,
+    Nhwc,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum OutputArg {
+    /// Raw scores: spurion applies softmax (sigmoid for a single output).
+    Logits,
+    Sigmoid,
+    Softmax,
+}
+
+#[derive(Args, Debug)]
+struct AuditArgs {
+    /// The classifier: a spurion model folder (from `spurion train`) or an .onnx file.
+    #[arg(long, value_name = "PATH")]
+    model: PathBuf,
+    /// Probe set: solid, patch, gratings, noise, or a folder of images.
+    #[arg(long, value_name = "SPEC", default_value = "solid")]
+    probes: String,
+    /// Number of generated probes (default 10000); for a folder, the most images used.
+    #[arg(long)]
+    probes_count: Option<usize>,
+    /// VAE latent dimension.
+    #[arg(long, default_value_t = 3)]
+    latent_dim: usize,
+    /// Clusters per class.
+    #[arg(long, default_value_t = 1)]
+    k: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "mean")]
+    latent: LatentArg,
+    #[arg(long, default_value_t = 2.0, value_name = "E")]
+    weight_exponent: f64,
+    /// Train the VAE exactly N epochs (default: until its held-out ELBO stops improving).
+    #[arg(long, value_name = "N")]
+    vae_epochs: Option<usize>,
+    /// Probes per inference batch (bounds memory).
+    #[arg(long, default_value_t = 512)]
+    batch_size: usize,
+    /// ONNX preprocessing and output settings from a TOML file (flags override it).
+    #[arg(long, value_name = "FILE")]
+    preprocess: Option<PathBuf>,
+    /// ONNX input size, HxW or N (default: what the model declares).
+    #[arg(long, value_name = "HxW")]
+    input_size: Option<String>,
+    /// ONNX input channel order.
+    #[arg(long, value_enum)]
+    channels: Option<ChannelsArg>,
+    /// ONNX input layout (default: guessed from the model's input shape).
+    #[arg(long, value_enum)]
+    layout: Option<LayoutArg>,
+    /// Per-channel mean subtracted after scaling to [0, range].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    mean: Option<Vec<f32>>,
+    /// Per-channel standard deviation.
+    #[arg(long, value_delimiter = ',')]
+    std: Option<Vec<f32>>,
+    /// Pixel value range before mean/std: 1 or 255.
+    #[arg(long)]
+    range: Option<f32>,
+    /// What the ONNX model outputs (default: logits).
+    #[arg(long, value_enum)]
+    output: Option<OutputArg>,
+    /// Class names, one per line (default: model metadata, else indices).
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
+    #[arg(long, default_value = "spurion-audit")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -91,8 +233,8 @@ struct ReproduceArgs {
     /// Classifier training epochs.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
-    /// VAE training epochs.
-    #[arg(long)]
+    /// Train the VAE exactly N epochs (default: until its held-out ELBO stops improving).
+    #[arg(long, value_name = "N")]
     vae_epochs: Option<usize>,
     /// Output folder (results.json).
     #[arg(long, default_value = "spurion-out")]
@@ -137,11 +279,7 @@ impl ReproduceArgs {
         };
         let config = ReproduceConfig {
             data: self.data.unwrap_or_else(shipped_data),
-            transpose: match self.transpose {
-                TransposeArg::Auto => Transpose::Auto,
-                TransposeArg::Yes => Transpose::Yes,
-                TransposeArg::No => Transpose::No,
-            },
+            transpose: transpose(self.transpose),
             classes: self.classes,
             colors,
             dims: self.dims,
@@ -158,14 +296,160 @@ impl ReproduceArgs {
                 epochs: self.epochs,
                 ..defaults.classifier
             },
-            vae: spurion::nn::vae::VaeTrainParams {
-                epochs: self.vae_epochs.unwrap_or(defaults.vae.epochs),
-                ..defaults.vae
+            vae: match self.vae_epochs {
+                Some(n) => spurion::nn::vae::VaeTrainParams::fixed_epochs(n),
+                None => defaults.vae.clone(),
             },
-            device: match self.device {
-                DeviceArg::Cpu => ComputeDevice::Cpu,
-                DeviceArg::Cuda => ComputeDevice::Cuda,
+            device: device(self.device),
+            out: self.out,
+            ..defaults
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+fn transpose(t: TransposeArg) -> Transpose {
+    match t {
+        TransposeArg::Auto => Transpose::Auto,
+        TransposeArg::Yes => Transpose::Yes,
+        TransposeArg::No => Transpose::No,
+    }
+}
+
+fn device(d: DeviceArg) -> ComputeDevice {
+    match d {
+        DeviceArg::Cpu => ComputeDevice::Cpu,
+        DeviceArg::Cuda => ComputeDevice::Cuda,
+    }
+}
+
+fn colors(names: &Option<Vec<String>>) -> Result<Option<Vec<[f32; 3]>>> {
+    names
+        .as_ref()
+        .map(|n| n.iter().map(|c| plant::parse_color(c)).collect())
+        .transpose()
+}
+
+fn progress(quiet: bool) -> Progress {
+    if quiet {
+        Progress::hidden()
+    } else {
+        Progress::stderr()
+    }
+}
+
+/// Parses `HxW` or `N`.
+fn parse_size(s: &str) -> Result<[usize; 2]> {
+    let bad = || {
+        Error::param(
+            "input-size",
+            format!("'{s}': expected HxW (e.g. 224x224) or N"),
+        )
+    };
+    let parts: Vec<&str> = s.split(['x', 'X']).collect();
+    let nums: Vec<usize> = parts
+        .iter()
+        .map(|p| p.trim().parse::<usize>().map_err(|_| bad()))
+        .collect::<Result<_>>()?;
+    match nums.as_slice() {
+        [n] => Ok([*n, *n]),
+        [h, w] => Ok([*h, *w]),
+        _ => Err(bad()),
+    }
+}
+
+impl TrainArgs {
+    fn into_config(self) -> Result<TrainConfig> {
+        let config = TrainConfig {
+            colors: colors(&self.colors)?,
+            data: self.data,
+            transpose: transpose(self.transpose),
+            classes: self.classes,
+            size: self.size,
+            plant: match self.plant {
+                PlantArg::Color => plant::Plant::Color,
+                PlantArg::Patch => plant::Plant::Patch,
+                PlantArg::None => plant::Plant::None,
             },
+            train: spurion::nn::classifier::TrainParams {
+                epochs: self.epochs,
+                batch_size: self.batch_size,
+                learning_rate: self.lr,
+            },
+            seed: self.seed,
+            device: device(self.device),
+            out: self.out,
+        };
+        config.check()?;
+        Ok(config)
+    }
+}
+
+impl AuditArgs {
+    fn into_config(self) -> Result<AuditConfig> {
+        let defaults = AuditConfig::default();
+        let from_file = match &self.preprocess {
+            Some(p) => OnnxSettings::from_toml(p)?,
+            None => OnnxSettings::default(),
+        };
+        let flags = OnnxSettings {
+            size: self.input_size.as_deref().map(parse_size).transpose()?,
+            channels: self.channels.map(|c| match c {
+                ChannelsArg::Rgb => Channels::Rgb,
+                ChannelsArg::Bgr => Channels::Bgr,
+                ChannelsArg::Gray => Channels::Gray,
+            }),
+            layout: self.layout.map(|l| match l {
+                LayoutArg::Nchw => Layout::Nchw,
+                LayoutArg::Nhwc => Layout::Nhwc,
+            }),
+            mean: self.mean,
+            std: self.std,
+            range: self.range,
+            output: self.output.map(|o| match o {
+                OutputArg::Logits => OutputKind::Logits,
+                OutputArg::Sigmoid => OutputKind::Sigmoid,
+                OutputArg::Softmax => OutputKind::Softmax,
+            }),
+            labels: self.labels,
+        };
+        let probes = match ProbeFamily::ALL.iter().find(|f| f.name() == self.probes) {
+            Some(f) => ProbeChoice::Family(*f),
+            None => {
+                let p = PathBuf::from(&self.probes);
+                if !p.is_dir() {
+                    return Err(Error::param(
+                        "probes",
+                        format!(
+                            "'{}' is neither a probe family ({}) nor a folder",
+                            self.probes,
+                            ProbeFamily::ALL.map(|f| f.name()).join(", ")
+                        ),
+                    ));
+                }
+                ProbeChoice::Folder(p)
+            }
+        };
+        let config = AuditConfig {
+            model: self.model,
+            onnx: flags.over(from_file),
+            probes,
+            probes_count: self.probes_count,
+            latent_dim: self.latent_dim,
+            k: self.k,
+            seed: self.seed,
+            latent: match self.latent {
+                LatentArg::Mean => LatentMode::Mean,
+                LatentArg::Sample => LatentMode::Sample,
+            },
+            weight_exponent: self.weight_exponent,
+            vae: match self.vae_epochs {
+                Some(n) => spurion::nn::vae::VaeTrainParams::fixed_epochs(n),
+                None => defaults.vae.clone(),
+            },
+            batch_size: self.batch_size,
+            device: device(self.device),
             out: self.out,
             ..defaults
         };
@@ -177,15 +461,69 @@ impl ReproduceArgs {
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Train(args) => {
+            let quiet = args.quiet;
+            let config = args.into_config()?;
+            let s = train::run(&config, &progress(quiet))?;
+            println!(
+                "Trained on {} images ({} classes: {}), planted: {:?}",
+                s.train_images,
+                s.class_names.len(),
+                s.class_names.join(", "),
+                s.plant
+            );
+            println!("Validation accuracy ({} images):", s.validation_images);
+            println!(
+                "  as trained (shortcut planted)   {:.1}%",
+                100.0 * s.planted_accuracy
+            );
+            println!(
+                "  clean (nothing planted)         {:.1}%",
+                100.0 * s.clean_accuracy
+            );
+            if let Some(sw) = s.swapped_accuracy {
+                println!("  shortcuts swapped between classes {:.1}%", 100.0 * sw);
+            }
+            println!("Model: {}", config.out.display());
+            Ok(())
+        }
+        Command::Audit(args) => {
+            let quiet = args.quiet;
+            let config = args.into_config()?;
+            let r = audit::run(&config, &progress(quiet))?;
+            println!(
+                "spurion audit: {} ({} classes), {}",
+                r.model.path,
+                r.class_names.len(),
+                r.probes
+            );
+            println!("{}", r.model.probability);
+            for cl in &r.run.clusters {
+                println!(
+                    "  class {:<12} cluster {}  {:>6} probes  mean p {:>6}  share of p^{} weight {:>6.1}%",
+                    cl.class_name,
+                    cl.index + 1,
+                    cl.size,
+                    cl.mean_probability
+                        .map(|p| format!("{:.1}%", 100.0 * p))
+                        .unwrap_or_else(|| "empty".into()),
+                    config.weight_exponent,
+                    100.0 * cl.weight_share
+                );
+            }
+            println!(
+                "ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
+                100.0 * r.run.acp,
+                100.0 * r.run.chance,
+                100.0 * r.run.ceiling
+            );
+            println!("Report: {}", config.out.join("report.html").display());
+            Ok(())
+        }
         Command::Reproduce(args) => {
             let quiet = args.quiet;
             let config = args.into_config()?;
-            let progress = if quiet {
-                Progress::hidden()
-            } else {
-                Progress::stderr()
-            };
-            let results = reproduce::run(&config, &progress)?;
+            let results = reproduce::run(&config, &progress(quiet))?;
             print!("{}", spurion::report::format_table(&results));
             println!("Results: {}", config.out.join("results.json").display());
             Ok(())

@@ -56,7 +56,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn param(param: &'static str, message: impl Into<String>) -> Self {
+    pub fn param(param: &'static str, message: impl Into<String>) -> Self {
         Error::Param {
             param,
             message: message.into(),

@@ -16,15 +16,19 @@
 
 pub mod analysis;
 pub mod atomic;
+pub mod audit;
 pub mod data;
+pub mod describe;
 pub mod error;
 pub mod kmeans;
 pub mod metrics;
+pub mod model;
 pub mod nn;
 pub mod probes;
 pub mod progress;
 pub mod report;
 pub mod reproduce;
 pub mod seed;
+pub mod train;
 
 pub use error::{Error, Result};

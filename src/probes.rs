@@ -1,13 +1,19 @@
 //! Probe sets: images unrelated to the classifier's training data that still contain the
-//! suspected pattern (step 1 of the method). The paper's probes are solid colours.
+//! suspected pattern (step 1 of the method). The paper's probes are solid colours; spurion adds
+//! coloured patches (position shortcuts), gratings (orientation and frequency), smooth noise,
+//! and any folder of images.
 //!
-//! Probe `i` of a set is a pure function of the set's seed and `i`, so a set of any size can be
-//! generated in batches (or one probe regenerated later for a report) and always comes out the
-//! same.
+//! Probe `i` of a generated set is a pure function of the set's seed and `i`, so a set of any
+//! size can be generated in batches (or one probe regenerated later for a report) and always
+//! comes out the same.
+
+use std::f32::consts::PI;
+use std::path::{Path, PathBuf};
 
 use rand::{Rng as _, SeedableRng};
 
-use crate::data::Images;
+use crate::data::{Images, folder};
+use crate::error::{Error, Result};
 use crate::seed::{self, Rng, Stream};
 
 /// A built-in probe family.
@@ -16,6 +22,32 @@ use crate::seed::{self, Rng, Stream};
 pub enum ProbeFamily {
     /// Solid-colour images, RGB uniform in `[0, 1]^3` (the paper's probes).
     Solid,
+    /// A square of a random colour (side 15-35% of the image) at a random place on a black
+    /// background.
+    Patch,
+    /// Stripes of random orientation, frequency (1-8 cycles per image), phase and two random
+    /// colours.
+    Gratings,
+    /// Smooth random colour fields: a random 4x4 colour grid, bilinearly upsampled.
+    Noise,
+}
+
+impl ProbeFamily {
+    pub const ALL: [ProbeFamily; 4] = [
+        ProbeFamily::Solid,
+        ProbeFamily::Patch,
+        ProbeFamily::Gratings,
+        ProbeFamily::Noise,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeFamily::Solid => "solid",
+            ProbeFamily::Patch => "patch",
+            ProbeFamily::Gratings => "gratings",
+            ProbeFamily::Noise => "noise",
+        }
+    }
 }
 
 /// A reproducible, lazily generated probe set.
@@ -38,14 +70,69 @@ impl ProbeSpec {
     pub fn probe(&self, i: usize) -> Vec<f32> {
         let mut rng = self.probe_rng(i);
         let hw = self.height * self.width;
+        let (h, w) = (self.height, self.width);
+        let mut img = vec![0.0f32; 3 * hw];
         match self.family {
             ProbeFamily::Solid => {
                 let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
-                rgb.iter()
-                    .flat_map(|&c| std::iter::repeat_n(c, hw))
-                    .collect()
+                for c in 0..3 {
+                    img[c * hw..(c + 1) * hw].fill(rgb[c]);
+                }
+            }
+            ProbeFamily::Patch => {
+                // Black background, like digit images. (On mid-grey, random colours average to
+                // the background itself and a VAE learns nothing: measured, docs/findings.md.)
+                let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+                let side = ((h.min(w) as f32) * rng.random_range(0.15..0.35))
+                    .round()
+                    .max(1.0) as usize;
+                let y0 = rng.random_range(0..=h - side.min(h));
+                let x0 = rng.random_range(0..=w - side.min(w));
+                for c in 0..3 {
+                    for y in y0..(y0 + side).min(h) {
+                        img[c * hw + y * w + x0..c * hw + y * w + (x0 + side).min(w)].fill(rgb[c]);
+                    }
+                }
+            }
+            ProbeFamily::Gratings => {
+                let a: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+                let b: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+                let theta = rng.random_range(0.0..PI);
+                let cycles = rng.random_range(1.0f32..8.0);
+                let phase = rng.random_range(0.0..2.0 * PI);
+                let (ct, st) = (theta.cos(), theta.sin());
+                for y in 0..h {
+                    for x in 0..w {
+                        let u = (x as f32 + 0.5) / w as f32 * ct + (y as f32 + 0.5) / h as f32 * st;
+                        let t = 0.5 + 0.5 * (2.0 * PI * cycles * u + phase).sin();
+                        for c in 0..3 {
+                            img[c * hw + y * w + x] = a[c] + t * (b[c] - a[c]);
+                        }
+                    }
+                }
+            }
+            ProbeFamily::Noise => {
+                const G: usize = 4;
+                let grid: Vec<f32> = (0..3 * G * G).map(|_| rng.random()).collect();
+                for y in 0..h {
+                    let gy = ((y as f32 + 0.5) / h as f32 * (G - 1) as f32).min((G - 1) as f32);
+                    let (y0, fy) = (gy.floor() as usize, gy.fract());
+                    let y1 = (y0 + 1).min(G - 1);
+                    for x in 0..w {
+                        let gx = ((x as f32 + 0.5) / w as f32 * (G - 1) as f32).min((G - 1) as f32);
+                        let (x0, fx) = (gx.floor() as usize, gx.fract());
+                        let x1 = (x0 + 1).min(G - 1);
+                        for c in 0..3 {
+                            let g = |yy: usize, xx: usize| grid[c * G * G + yy * G + xx];
+                            let top = g(y0, x0) + fx * (g(y0, x1) - g(y0, x0));
+                            let bottom = g(y1, x0) + fx * (g(y1, x1) - g(y1, x0));
+                            img[c * hw + y * w + x] = top + fy * (bottom - top);
+                        }
+                    }
+                }
             }
         }
+        img
     }
 
     /// Probes `start..end`.
@@ -61,6 +148,104 @@ impl ProbeSpec {
     /// The whole set.
     pub fn generate(&self) -> Images {
         self.batch(0, self.count)
+    }
+}
+
+/// Where probes come from: a generator, or a folder of images (resized to the model's input).
+#[derive(Debug, Clone)]
+pub enum ProbeSource {
+    Generated(ProbeSpec),
+    Folder {
+        root: PathBuf,
+        paths: Vec<PathBuf>,
+        height: usize,
+        width: usize,
+    },
+}
+
+impl ProbeSource {
+    /// Every image under `root` (png, jpg), in sorted order; at most `limit` if given.
+    pub fn folder(root: &Path, height: usize, width: usize, limit: Option<usize>) -> Result<Self> {
+        if !root.is_dir() {
+            return Err(Error::data(
+                root,
+                format!(
+                    "not a probe family ({}) nor a folder of images",
+                    ProbeFamily::ALL.map(|f| f.name()).join(", ")
+                ),
+            ));
+        }
+        let mut paths = folder::list_images(root)?;
+        if paths.is_empty() {
+            return Err(Error::data(
+                root,
+                format!(
+                    "empty probe folder: no images ending in {}",
+                    folder::IMAGE_EXTENSIONS.join(", ")
+                ),
+            ));
+        }
+        if let Some(limit) = limit {
+            paths.truncate(limit);
+        }
+        Ok(ProbeSource::Folder {
+            root: root.to_path_buf(),
+            paths,
+            height,
+            width,
+        })
+    }
+
+    pub fn count(&self) -> usize {
+        match self {
+            ProbeSource::Generated(spec) => spec.count,
+            ProbeSource::Folder { paths, .. } => paths.len(),
+        }
+    }
+
+    /// A short description for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            ProbeSource::Generated(spec) => {
+                format!("{} generated '{}' probes", spec.count, spec.family.name())
+            }
+            ProbeSource::Folder { root, paths, .. } => {
+                format!("{} images from {}", paths.len(), root.display())
+            }
+        }
+    }
+
+    /// The probes with the given ids.
+    pub fn get(&self, ids: &[usize]) -> Result<Images> {
+        match self {
+            ProbeSource::Generated(spec) => {
+                let mut out = Images::empty(3, spec.height, spec.width);
+                for &i in ids {
+                    out.push(&spec.probe(i));
+                }
+                Ok(out)
+            }
+            ProbeSource::Folder {
+                paths,
+                height,
+                width,
+                ..
+            } => {
+                let mut out = Images::empty(3, *height, *width);
+                for &i in ids {
+                    out.push(&folder::load_image(&paths[i], *height, *width)?);
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// Probes `start..end`.
+    pub fn batch(&self, start: usize, end: usize) -> Result<Images> {
+        match self {
+            ProbeSource::Generated(spec) => Ok(spec.batch(start, end)),
+            ProbeSource::Folder { .. } => self.get(&(start..end).collect::<Vec<_>>()),
+        }
     }
 }
 
@@ -103,5 +288,64 @@ mod tests {
         let whole = s.generate();
         assert_eq!(s.batch(100, 200), whole.slice(100, 200));
         assert_ne!(s.probe(0), s.probe(1));
+    }
+
+    fn family(f: ProbeFamily) -> ProbeSpec {
+        ProbeSpec {
+            family: f,
+            count: 50,
+            height: 20,
+            width: 20,
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn every_family_stays_in_range_and_varies() {
+        for f in ProbeFamily::ALL {
+            let s = family(f);
+            let a = s.probe(0);
+            assert_eq!(a.len(), 3 * 400);
+            assert!(a.iter().all(|v| (0.0..=1.0).contains(v)), "{f:?}");
+            assert_ne!(a, s.probe(1), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn patch_is_a_square_on_black() {
+        let img = family(ProbeFamily::Patch).probe(3);
+        let background = img[..400].iter().filter(|&&v| v == 0.0).count();
+        let patch = 400 - background;
+        let side = (patch as f32).sqrt().round() as usize;
+        assert!((3..=7).contains(&side), "patch of {patch} pixels");
+        assert_eq!(side * side, patch);
+    }
+
+    #[test]
+    fn gratings_alternate_along_a_line() {
+        let img = family(ProbeFamily::Gratings).probe(5);
+        let (lo, hi) = img[..400]
+            .iter()
+            .fold((1.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(hi - lo > 0.0, "flat grating");
+    }
+
+    #[test]
+    fn noise_is_smooth() {
+        let img = family(ProbeFamily::Noise).probe(2);
+        // Neighbouring pixels differ far less than the range.
+        let max_step = (0..19)
+            .map(|x| (img[x + 1] - img[x]).abs())
+            .fold(0.0, f32::max);
+        assert!(max_step < 0.2, "step {max_step}");
+    }
+
+    #[test]
+    fn empty_probe_folder_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = ProbeSource::folder(dir.path(), 4, 4, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty probe folder"), "{e}");
     }
 }

@@ -81,11 +81,7 @@ impl Default for ReproduceConfig {
                 batch_size: 32,
                 learning_rate: 1e-3,
             },
-            vae: VaeTrainParams {
-                epochs: 10,
-                batch_size: 128,
-                learning_rate: 1e-3,
-            },
+            vae: VaeTrainParams::default(),
             vae_size: 16,
             vae_hidden: 128,
             batch_size: 1024,
@@ -169,7 +165,7 @@ impl ReproduceConfig {
         }
         positive("kmeans-restarts", self.kmeans_restarts)?;
         positive("epochs", self.classifier.epochs)?;
-        positive("vae-epochs", self.vae.epochs)?;
+        positive("vae-epochs", self.vae.max_epochs)?;
         positive("batch-size", self.classifier.batch_size)?;
         positive("batch-size", self.vae.batch_size)?;
         positive("batch-size", self.batch_size)?;
@@ -249,9 +245,7 @@ fn run_trial(
         &out.join(&classifier_weights),
         &[("spurion", "classifier")],
     )?;
-    let cjson = serde_json::to_vec_pretty(&cconf)
-        .map_err(|e| Error::Invalid(format!("serialising classifier config: {e}")))?;
-    atomic::write(&out.join(&classifier_config), &cjson)?;
+    atomic::write_json(&out.join(&classifier_config), &cconf)?;
     timings.classifier += started.elapsed().as_secs_f64();
 
     // Probes through the classifier.
@@ -284,12 +278,11 @@ fn run_trial(
             hidden: config.vae_hidden,
         };
         let bar = progress.bar(
-            config.vae.epochs as u64,
+            vae::epoch_estimate(&config.vae, config.probes),
             format!("trial {trial}: VAE dim {dim}"),
         );
-        let mut vae_loss = f64::NAN;
         let mut rng = seed::rng(config.seed, Stream::VaeTraining, &[t, dim as u64]);
-        let model = vae::train(
+        let (model, vae_training) = vae::train(
             &vconf,
             &x,
             &config.vae,
@@ -297,7 +290,6 @@ fn run_trial(
             seed::derive(config.seed, Stream::VaeInit, &[t, dim as u64]),
             &mut rng,
             |_, loss| {
-                vae_loss = loss;
                 bar.set_message(format!("-ELBO {loss:.2}"));
                 bar.inc(1);
             },
@@ -356,7 +348,7 @@ fn run_trial(
             weight_exponent: config.weight_exponent,
             vae: &model,
             vae_config: &vconf,
-            vae_loss,
+            vae_training,
             device: &device,
             probe_images: &probe_images,
         })?);

@@ -28,7 +28,7 @@ fn run() -> &'static Run {
             out: out.clone(),
             ..ReproduceConfig::default()
         };
-        c.vae.epochs = 3;
+        c.vae = spurion::nn::vae::VaeTrainParams::fixed_epochs(3);
         let results = reproduce::run(&c, &Progress::hidden()).unwrap();
         Run {
             _dir: dir,

@@ -15,7 +15,7 @@ fn tiny(out: &Path) -> ReproduceConfig {
         out: out.to_path_buf(),
         ..ReproduceConfig::default()
     };
-    c.vae.epochs = 4;
+    c.vae = spurion::nn::vae::VaeTrainParams::fixed_epochs(4);
     c
 }
 

@@ -1,5 +1,6 @@
 //! Labelled image data: reading it, choosing classes, splitting it, and planting a shortcut.
 
+pub mod folder;
 pub mod idx;
 mod images;
 pub mod plant;

@@ -1,6 +1,7 @@
 //! Planting a known shortcut, as the paper did: every digit's strokes are coloured by its class
 //! (0 green, 1 blue), so a classifier can learn colour instead of shape. The monochrome twin of
-//! the same digits (white strokes) shows whether it did.
+//! the same digits (white strokes) shows whether it did. `spurion train` can also plant a small
+//! class-coloured square in a class-specific corner (a position shortcut).
 
 use crate::data::Images;
 use crate::error::{Error, Result};
@@ -49,25 +50,102 @@ pub fn parse_color(s: &str) -> Result<[f32; 3]> {
     ))
 }
 
-/// Colours each single-channel image by its label: pixel value `v` becomes `v * colour`.
-pub fn colorize(gray: &Images, labels: &[usize], colors: &[[f32; 3]]) -> Images {
-    assert_eq!(gray.channels, 1, "colorize takes single-channel images");
-    let hw = gray.height * gray.width;
-    let mut out = Images::empty(3, gray.height, gray.width);
-    out.data.reserve(gray.count * 3 * hw);
-    for (i, &label) in labels.iter().enumerate().take(gray.count) {
-        let src = gray.image(i);
+/// The shortcut `spurion train` plants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Plant {
+    /// Strokes (or, for colour images, brightness) coloured by class.
+    Color,
+    /// A class-coloured square in a class-specific corner.
+    Patch,
+    /// Nothing planted.
+    #[default]
+    None,
+}
+
+/// Luminance of image `i` (channel mean), `height * width` values.
+fn luminance(images: &Images, i: usize) -> Vec<f32> {
+    let hw = images.height * images.width;
+    let img = images.image(i);
+    (0..hw)
+        .map(|p| {
+            (0..images.channels).map(|c| img[c * hw + p]).sum::<f32>() / images.channels as f32
+        })
+        .collect()
+}
+
+/// Colours each image by its label: luminance `v` becomes `v * colour`.
+pub fn colorize(images: &Images, labels: &[usize], colors: &[[f32; 3]]) -> Images {
+    let hw = images.height * images.width;
+    let mut out = Images::empty(3, images.height, images.width);
+    out.data.reserve(images.count * 3 * hw);
+    for (i, &label) in labels.iter().enumerate().take(images.count) {
+        let lum = luminance(images, i);
         for &c in &colors[label] {
-            out.data.extend(src.iter().map(|v| v * c));
+            out.data.extend(lum.iter().map(|v| v * c));
         }
         out.count += 1;
     }
     out
 }
 
+/// Side of the planted square: a fifth of the image, at least 2 pixels.
+pub fn patch_side(height: usize, width: usize) -> usize {
+    ((height.min(width) as f32) / 5.0).round().max(2.0) as usize
+}
+
+/// Top-left corner of class `class`'s square: top-left, top-right, bottom-left,
+/// bottom-right, then around again, one pixel from the edges.
+pub fn patch_origin(class: usize, height: usize, width: usize) -> (usize, usize) {
+    let side = patch_side(height, width);
+    let (top, left) = (1.min(height - side), 1.min(width - side));
+    let (bottom, right) = (height - side - top, width - side - left);
+    match class % 4 {
+        0 => (top, left),
+        1 => (top, right),
+        2 => (bottom, left),
+        _ => (bottom, right),
+    }
+}
+
+/// RGB copies of the images (grey replicated) with each class's square drawn in.
+pub fn patch(images: &Images, labels: &[usize], colors: &[[f32; 3]]) -> Images {
+    let mut out = to_rgb(images);
+    let (h, w) = (images.height, images.width);
+    let side = patch_side(h, w);
+    let n = out.image_len();
+    for (i, &label) in labels.iter().enumerate().take(images.count) {
+        let (y0, x0) = patch_origin(label, h, w);
+        let img = &mut out.data[i * n..(i + 1) * n];
+        for (c, &v) in colors[label].iter().enumerate() {
+            for y in y0..y0 + side {
+                img[c * h * w + y * w + x0..c * h * w + y * w + x0 + side].fill(v);
+            }
+        }
+    }
+    out
+}
+
+/// Three-channel copies (single-channel images replicated; colour images unchanged).
+pub fn to_rgb(images: &Images) -> Images {
+    if images.channels == 3 {
+        return images.clone();
+    }
+    monochrome(images)
+}
+
+/// Plants `plant` into images of the given labels.
+pub fn apply(plant: Plant, images: &Images, labels: &[usize], colors: &[[f32; 3]]) -> Images {
+    match plant {
+        Plant::Color => colorize(images, labels, colors),
+        Plant::Patch => patch(images, labels, colors),
+        Plant::None => to_rgb(images),
+    }
+}
+
 /// The monochrome twin: the same strokes in white (all three channels equal).
-pub fn monochrome(gray: &Images) -> Images {
-    colorize(gray, &vec![0; gray.count], &[[1.0, 1.0, 1.0]])
+pub fn monochrome(images: &Images) -> Images {
+    colorize(images, &vec![0; images.count], &[[1.0, 1.0, 1.0]])
 }
 
 #[cfg(test)]
@@ -106,5 +184,29 @@ mod tests {
         assert_eq!(parse_color("#ff0000").unwrap(), [1.0, 0.0, 0.0]);
         let e = parse_color("greenish").unwrap_err().to_string();
         assert!(e.contains("--colors") && e.contains("greenish"), "{e}");
+    }
+
+    #[test]
+    fn patches_sit_in_class_corners() {
+        let img = Images {
+            count: 2,
+            channels: 1,
+            height: 10,
+            width: 10,
+            data: vec![0.0; 200],
+        };
+        let p = patch(&img, &[0, 1], &default_colors(2));
+        assert_eq!(patch_side(10, 10), 2);
+        // class 0: green square at (1, 1)
+        let g = &p.image(0)[100..200];
+        assert_eq!(g[11], 1.0);
+        assert_eq!(g[12], 1.0);
+        assert_eq!(g[11 + 2], 0.0);
+        // class 1: blue square at (1, 7)
+        let b = &p.image(1)[200..300];
+        assert_eq!(b[17], 1.0);
+        assert_eq!(b[18], 1.0);
+        assert_eq!(b[16], 0.0);
+        assert_eq!(patch_origin(3, 10, 10), (7, 7));
     }
 }

@@ -107,16 +107,107 @@ fn normal(n: usize, rng: &mut Rng) -> Vec<f32> {
     (0..n).map(|_| StandardNormal.sample(rng)).collect()
 }
 
-/// Training settings.
+/// Training settings. Training runs in epochs over the probes, with a held-out share whose
+/// negative ELBO decides when to stop: after `min_steps` optimiser steps, training ends once
+/// the held-out loss has not improved for `patience_steps` steps (the best model is kept), or at
+/// `max_epochs` / `max_steps`, whichever comes first. The KL term is ramped from 0 to 1 over
+/// the first `kl_warmup_steps` steps, which keeps the encoder from collapsing onto the prior
+/// before it has learned anything (posterior collapse) when probes differ only in small details.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct VaeTrainParams {
-    pub epochs: usize,
+    pub max_epochs: usize,
+    pub min_steps: usize,
+    pub max_steps: usize,
+    pub kl_warmup_steps: usize,
+    /// Optimiser steps without held-out improvement before stopping (0: never stop early).
+    pub patience_steps: usize,
+    /// Share of the probes held out to monitor the ELBO (0: none, no early stopping).
+    pub validation_fraction: f64,
     pub batch_size: usize,
     pub learning_rate: f64,
+    /// Weight of the KL term once warmed up (1: the ELBO; below 1: a beta-VAE).
+    pub kl_weight: f64,
+}
+
+impl Default for VaeTrainParams {
+    fn default() -> Self {
+        VaeTrainParams {
+            max_epochs: 200,
+            min_steps: 1000,
+            max_steps: 4000,
+            kl_warmup_steps: 300,
+            patience_steps: 300,
+            validation_fraction: 0.1,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            kl_weight: 1.0,
+        }
+    }
+}
+
+impl VaeTrainParams {
+    /// Exactly `epochs` epochs over all probes, no early stopping, no warm-up (the paper's
+    /// fixed schedule; also quick settings for tests).
+    pub fn fixed_epochs(epochs: usize) -> Self {
+        VaeTrainParams {
+            max_epochs: epochs,
+            min_steps: 0,
+            max_steps: usize::MAX,
+            kl_warmup_steps: 0,
+            patience_steps: 0,
+            validation_fraction: 0.0,
+            ..Default::default()
+        }
+    }
+}
+
+/// How training went.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VaeTraining {
+    pub epochs: usize,
+    pub steps: usize,
+    /// Mean negative ELBO per probe of the kept model: on held-out probes when some were held
+    /// out, else on the training probes in its last epoch.
+    pub loss: f64,
+    /// True when training stopped because the held-out loss stopped improving.
+    pub early_stopped: bool,
+}
+
+fn batch_matrix(x: &[f32], rows: &[usize], d: usize, device: &Device) -> Tensor<2> {
+    let mut v = Vec::with_capacity(rows.len() * d);
+    for &i in rows {
+        v.extend_from_slice(&x[i * d..(i + 1) * d]);
+    }
+    matrix(v, rows.len(), d, device)
+}
+
+/// Mean negative ELBO per probe over `rows` (no gradients).
+fn evaluate(
+    model: &Vae,
+    config: &VaeConfig,
+    x: &[f32],
+    rows: &[usize],
+    device: &Device,
+    rng: &mut Rng,
+) -> Result<f64> {
+    let d = config.input_len();
+    let mut total = 0.0;
+    for chunk in rows.chunks(1024) {
+        let xb = batch_matrix(x, chunk, d, device);
+        let eps = matrix(
+            normal(chunk.len() * config.latent_dim, rng),
+            chunk.len(),
+            config.latent_dim,
+            device,
+        );
+        let t = elbo_terms(model, xb, eps);
+        total += super::scalar(t.reconstruction + t.kl)? * chunk.len() as f64;
+    }
+    Ok(total / rows.len().max(1) as f64)
 }
 
 /// Trains a VAE on flattened thumbnails `x` (`count x input_len`). `on_epoch` receives the
-/// epoch's mean negative ELBO per probe.
+/// epoch index and its loss (held-out when available).
 pub fn train(
     config: &VaeConfig,
     x: &[f32],
@@ -125,23 +216,32 @@ pub fn train(
     init_seed: u64,
     rng: &mut Rng,
     mut on_epoch: impl FnMut(usize, f64),
-) -> Result<Vae> {
+) -> Result<(Vae, VaeTraining)> {
     let ad = device.clone().autodiff();
     let d = config.input_len();
     let n = x.len() / d;
     let mut model = seeded_init(&ad, init_seed, || Vae::new(config, &ad));
     let mut optim = AdamConfig::new().init();
     let mut order: Vec<usize> = (0..n).collect();
-    let mut batch_values = Vec::with_capacity(params.batch_size * d);
-    for epoch in 0..params.epochs {
-        order.shuffle(rng);
+    order.shuffle(rng);
+    let n_val = ((n as f64) * params.validation_fraction).round() as usize;
+    let n_val = if n - n_val < 1 { 0 } else { n_val };
+    let val: Vec<usize> = order[..n_val].to_vec();
+    let mut train_rows: Vec<usize> = order[n_val..].to_vec();
+    let mut steps = 0usize;
+    let mut best: Option<(f64, Vae)> = None;
+    let mut best_step = 0usize;
+    let mut early_stopped = false;
+    let mut epochs = 0;
+    let mut last_train = f64::NAN;
+    loop {
+        if steps >= params.max_steps || (epochs >= params.max_epochs && steps >= params.min_steps) {
+            break;
+        }
+        train_rows.shuffle(rng);
         let mut total = 0.0;
-        for batch in order.chunks(params.batch_size) {
-            batch_values.clear();
-            for &i in batch {
-                batch_values.extend_from_slice(&x[i * d..(i + 1) * d]);
-            }
-            let xb = matrix(batch_values.clone(), batch.len(), d, &ad);
+        for batch in train_rows.chunks(params.batch_size) {
+            let xb = batch_matrix(x, batch, d, &ad);
             let eps = matrix(
                 normal(batch.len() * config.latent_dim, rng),
                 batch.len(),
@@ -149,14 +249,67 @@ pub fn train(
                 &ad,
             );
             let terms = elbo_terms(&model, xb, eps);
-            let loss = terms.reconstruction + terms.kl;
+            let beta = params.kl_weight
+                * if params.kl_warmup_steps == 0 {
+                    1.0
+                } else {
+                    ((steps + 1) as f64 / params.kl_warmup_steps as f64).min(1.0)
+                };
+            let loss = terms.reconstruction.clone() + terms.kl.clone() * beta;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            total += super::scalar(loss)? * batch.len() as f64;
+            total += super::scalar(terms.reconstruction + terms.kl)? * batch.len() as f64;
             model = optim.step(params.learning_rate, model, grads);
+            steps += 1;
+            if steps >= params.max_steps {
+                break;
+            }
         }
-        on_epoch(epoch, total / n as f64);
+        epochs += 1;
+        last_train = total / train_rows.len() as f64;
+        if val.is_empty() {
+            on_epoch(epochs - 1, last_train);
+            continue;
+        }
+        let valid = model.valid();
+        let loss = evaluate(&valid, config, x, &val, device, rng)?;
+        on_epoch(epochs - 1, loss);
+        let warm = steps >= params.kl_warmup_steps;
+        if warm && best.as_ref().is_none_or(|b| loss < b.0 - 1e-4 * b.0.abs()) {
+            best = Some((loss, valid));
+            best_step = steps;
+        }
+        if params.patience_steps > 0
+            && steps >= params.min_steps
+            && best.is_some()
+            && steps - best_step >= params.patience_steps
+        {
+            early_stopped = true;
+            break;
+        }
     }
-    Ok(model.valid())
+    let (model, loss) = match best {
+        Some((loss, m)) => (m, loss),
+        None => (model.valid(), last_train),
+    };
+    Ok((
+        model,
+        VaeTraining {
+            epochs,
+            steps,
+            loss,
+            early_stopped,
+        },
+    ))
+}
+
+/// Roughly how many epochs training will take (for progress bars).
+pub fn epoch_estimate(params: &VaeTrainParams, probes: usize) -> u64 {
+    let train = ((probes as f64) * (1.0 - params.validation_fraction)).max(1.0);
+    let per_epoch = (train / params.batch_size.max(1) as f64).ceil().max(1.0) as usize;
+    params
+        .max_epochs
+        .min(params.max_steps.div_ceil(per_epoch))
+        .max(1) as u64
 }
 
 /// How latents are read off the encoder.

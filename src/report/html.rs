@@ -10,6 +10,7 @@ use plotters::style::RGBColor;
 
 use super::plots::{self, AcpSeries};
 use super::{ClusterReport, ReproduceResults, RunResult};
+use crate::audit::AuditResults;
 use crate::error::{Error, Result};
 
 /// Escapes text for HTML element content and attribute values.
@@ -70,13 +71,13 @@ fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Resul
     let _ = writeln!(
         s,
         "<table><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>8 probes nearest the centroid</th>\
-         <th>probes</th><th>mean p(class)</th><th>chance</th><th>share of p² weight</th></tr>"
+         <th>probes</th><th>mean p(class)</th><th>chance</th><th>share of p² weight</th><th class=l>in words</th></tr>"
     );
     for c in clusters {
         let name = escape(&c.class_name);
         let _ = writeln!(
             s,
-            "<tr><td class=l>{name}</td><td>{}</td><td>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=l>{name}</td><td>{}</td><td>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td></tr>",
             c.index + 1,
             img(
                 dir,
@@ -96,6 +97,7 @@ fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Resul
                 .unwrap_or_else(|| "empty".into()),
             pct(c.chance),
             pct(c.weight_share),
+            escape(&c.description.text),
         );
     }
     s.push_str("</table>\n");
@@ -105,7 +107,7 @@ fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Resul
 fn run_section(s: &mut String, dir: &Path, run: &RunResult, plots_too: bool) -> Result<()> {
     let _ = writeln!(
         s,
-        "<p>ACP <b>{}</b> (chance {}, ceiling {}, normalised {}){}; VAE loss (−ELBO per probe) {:.1}.</p>",
+        "<p>ACP <b>{}</b> (chance {}, ceiling {}, normalised {}){}; VAE: {} epochs, {} steps, −ELBO per probe {:.1}{}.</p>",
         pct(run.acp),
         pct(run.chance),
         pct(run.ceiling),
@@ -117,7 +119,14 @@ fn run_section(s: &mut String, dir: &Path, run: &RunResult, plots_too: bool) -> 
         } else {
             String::new()
         },
-        run.vae_loss
+        run.vae.epochs,
+        run.vae.steps,
+        run.vae.loss,
+        if run.vae.early_stopped {
+            " (stopped when the held-out loss stopped improving)"
+        } else {
+            ""
+        }
     );
     cluster_rows(s, dir, &run.clusters)?;
     if plots_too {
@@ -159,6 +168,49 @@ fn run_section(s: &mut String, dir: &Path, run: &RunResult, plots_too: bool) -> 
     Ok(())
 }
 
+/// One sentence per class: its heaviest cluster's prototype, mean probability and size.
+fn verdict(
+    s: &mut String,
+    dir: &Path,
+    run: &RunResult,
+    class_names: &[String],
+    source: &str,
+) -> Result<()> {
+    let _ = writeln!(s, "<div class=verdict><ul>");
+    for (c, name) in class_names.iter().enumerate() {
+        let top = run
+            .clusters
+            .iter()
+            .filter(|cl| cl.class == c)
+            .max_by(|a, b| a.weight_share.total_cmp(&b.weight_share));
+        if let Some(cl) = top {
+            let _ = writeln!(
+                s,
+                "<li>Class <b>{}</b> is driven by probes like {}: {} mean probability, {} probes; {}.</li>",
+                escape(name),
+                img(
+                    dir,
+                    &cl.prototype_png,
+                    &format!("prototype of class {name}"),
+                    "proto"
+                )?,
+                cl.mean_probability.map(pct).unwrap_or_else(|| "n/a".into()),
+                thousands(cl.size),
+                escape(&cl.description.text)
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "</ul><p class=note>{} ACP there: {} against a chance level of {} (ceiling {}).</p></div>",
+        escape(source),
+        pct(run.acp),
+        pct(run.chance),
+        pct(run.ceiling)
+    );
+    Ok(())
+}
+
 const DEFINITIONS: &str = "<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. Standard deviations are sample standard deviations across trials.</p>";
 
 /// Renders the report of `spurion reproduce`; images are read from `dir`.
@@ -180,36 +232,16 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
         .map(|(i, _)| i)
         .unwrap_or(0);
     if let Some(run) = r.trials.first().and_then(|t| t.runs.get(best)) {
-        let _ = writeln!(s, "<div class=verdict><ul>");
-        for (c, name) in r.class_names.iter().enumerate() {
-            let top = run
-                .clusters
-                .iter()
-                .filter(|cl| cl.class == c)
-                .max_by(|a, b| a.weight_share.total_cmp(&b.weight_share));
-            if let Some(cl) = top {
-                let _ = writeln!(
-                    s,
-                    "<li>Class <b>{}</b> is driven by probes like {}: {} mean probability, {} probes.</li>",
-                    escape(name),
-                    img(
-                        dir,
-                        &cl.prototype_png,
-                        &format!("prototype of class {name}"),
-                        "proto"
-                    )?,
-                    cl.mean_probability.map(pct).unwrap_or_else(|| "n/a".into()),
-                    thousands(cl.size)
-                );
-            }
-        }
-        let _ = writeln!(
-            s,
-            "</ul><p class=note>From trial 0 at latent dimension {}, the dimension with the best mean ACP. ACP there: {} against a chance level of {}.</p></div>",
-            run.latent_dim,
-            pct(run.acp),
-            pct(run.chance)
-        );
+        verdict(
+            &mut s,
+            dir,
+            run,
+            &r.class_names,
+            &format!(
+                "From trial 0 at latent dimension {}, the dimension with the best mean ACP.",
+                run.latent_dim
+            ),
+        )?;
     }
 
     // Table 1.
@@ -330,6 +362,94 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
     let _ = writeln!(
         s,
         "<p class=note>Machine-readable: results.json (this report's data), and per run probes.csv, latents.npz and the trained models (safetensors with JSON configs).</p>"
+    );
+    s.push_str("</body></html>\n");
+    Ok(s)
+}
+
+/// Renders the report of `spurion audit`; images are read from `dir`.
+pub fn render_audit_html(r: &AuditResults, dir: &Path) -> Result<String> {
+    let mut s = String::with_capacity(1 << 20);
+    let _ = writeln!(
+        s,
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>spurion audit: {}</title><style>{STYLE}</style></head><body>",
+        escape(&r.model.path)
+    );
+    let _ = writeln!(s, "<h1>spurion audit: what drives each class</h1>");
+    verdict(
+        &mut s,
+        dir,
+        &r.run,
+        &r.class_names,
+        &format!("{} probes through {}.", r.probes, r.model.path),
+    )?;
+    let _ = writeln!(s, "<h2>Model and probes</h2><table>");
+    let m = &r.model;
+    let rows = [
+        ("model", format!("{} ({})", m.path, m.format)),
+        (
+            "classes",
+            format!(
+                "{} (names from {})",
+                m.class_names.join(", "),
+                m.class_names_source
+            ),
+        ),
+        ("input", format!("{} x {}", m.input_height, m.input_width)),
+        ("probabilities", m.probability.clone()),
+        ("probes", r.probes.clone()),
+    ];
+    for (k, v) in rows {
+        let _ = writeln!(
+            s,
+            "<tr><th class=l>{k}</th><td class=l>{}</td></tr>",
+            escape(&v)
+        );
+    }
+    if let Some(p) = &m.preprocess {
+        let _ = writeln!(
+            s,
+            "<tr><th class=l>preprocessing</th><td class=l>{}</td></tr>",
+            escape(&format!(
+                "{:?}, {:?}, values in [0, {}], mean {:?}, std {:?}",
+                p.channels, p.layout, p.range, p.mean, p.std
+            ))
+        );
+    }
+    s.push_str("</table>\n");
+    let _ = writeln!(
+        s,
+        "<table><tr><th class=l>class</th><th>mean p over probes</th><th>probes it wins</th></tr>"
+    );
+    for (c, name) in r.class_names.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<tr><td class=l>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(name),
+            pct(r.probe_mean_probability[c]),
+            thousands(r.probe_argmax_counts[c])
+        );
+    }
+    s.push_str("</table>\n");
+    let _ = writeln!(
+        s,
+        "<h2>Clusters (latent dimension {})</h2>",
+        r.run.latent_dim
+    );
+    run_section(&mut s, dir, &r.run, true)?;
+    s.push_str(DEFINITIONS);
+    let _ = writeln!(
+        s,
+        "<h2>Settings</h2><p>Seed <b>{}</b>, spurion {}. The same seed on the same machine gives the same results.</p>",
+        r.seed,
+        escape(&r.spurion_version)
+    );
+    let settings = serde_json::to_string_pretty(&r.settings)
+        .map_err(|e| Error::Invalid(format!("serialising settings: {e}")))?;
+    let _ = writeln!(s, "<pre>{}</pre>", escape(&settings));
+    let _ = writeln!(
+        s,
+        "<p class=note>Machine-readable: results.json (this report's data), probes.csv, latents.npz, vae.safetensors and vae.json.</p>"
     );
     s.push_str("</body></html>\n");
     Ok(s)

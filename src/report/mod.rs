@@ -10,12 +10,12 @@ pub mod plots;
 pub mod png;
 mod table;
 
-pub use html::{escape, render_reproduce_html};
+pub use html::{escape, render_audit_html, render_reproduce_html};
 pub use table::format_table;
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::reproduce::ReproduceConfig;
 
 /// One row of the paper's Table 1 (ACP in percent across 5 trials).
@@ -69,10 +69,30 @@ pub struct ClusterReport {
     pub centroid: Vec<f32>,
     /// Ids of the probes nearest the centroid, nearest first.
     pub nearest_probes: Vec<usize>,
+    /// The cluster in words.
+    pub description: ClusterDescription,
     /// The decoded centroid (PNG, path relative to the output folder).
     pub prototype_png: String,
     /// The nearest probes side by side (PNG).
     pub nearest_png: String,
+}
+
+/// A cluster in words: what colour its probes mostly are, and where the prototype's structure
+/// sits (see `describe`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterDescription {
+    /// Most common colour name among the cluster's probes, weighted by `p^e`.
+    pub color: String,
+    /// That colour's share of the weight.
+    pub color_share: f64,
+    /// Colour name of the prototype's mean colour.
+    pub prototype_color: String,
+    /// Where the prototype departs most from its median colour (None when uniform).
+    pub position: Option<String>,
+    /// Stripe angle in degrees from horizontal, when the prototype has clear stripes.
+    pub stripes_deg: Option<f64>,
+    /// One line for people: "mostly blue probes (91% of the weight)".
+    pub text: String,
 }
 
 /// How latents were drawn in two dimensions.
@@ -114,8 +134,8 @@ pub struct RunResult {
     /// (acp - chance) / (ceiling - chance); null when ceiling equals chance.
     pub normalized_acp: Option<f64>,
     pub empty_clusters: usize,
-    /// Mean negative ELBO per probe after the last VAE epoch.
-    pub vae_loss: f64,
+    /// How the VAE trained (epochs, steps, final negative ELBO per probe).
+    pub vae: crate::nn::vae::VaeTraining,
     /// Every cluster of every class, in class order.
     pub clusters: Vec<ClusterReport>,
     pub projection: Projection2d,
@@ -222,9 +242,7 @@ pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
 impl ReproduceResults {
     /// Writes results.json into `dir` atomically.
     pub fn write_json(&self, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| Error::Invalid(format!("serialising results: {e}")))?;
-        crate::atomic::write(&dir.join("results.json"), &json)
+        crate::atomic::write_json(&dir.join("results.json"), self)
     }
 
     /// Writes report.html into `dir` atomically (images are read from `dir` and inlined).

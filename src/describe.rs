@@ -1,0 +1,217 @@
+//! Prototypes in words, so the report can say what drives a class ("class 1: mostly blue
+//! probes") and a program can check it: the dominant colour name of a cluster's probes and its
+//! share, and, for structured probes (patches, gratings), where the prototype's energy sits and
+//! which way its stripes run.
+
+use crate::data::Images;
+
+/// Colour names, in the order hue ranges are tested.
+pub const COLOR_NAMES: [&str; 11] = [
+    "black", "white", "grey", "red", "orange", "yellow", "green", "cyan", "blue", "purple",
+    "magenta",
+];
+
+/// A plain colour name for an RGB value in `[0, 1]` (HSV thresholds).
+pub fn color_name(rgb: [f32; 3]) -> &'static str {
+    let [r, g, b] = rgb.map(|v| v.clamp(0.0, 1.0));
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    if max < 0.2 {
+        return "black";
+    }
+    let s = (max - min) / max;
+    if s < 0.2 {
+        return if max > 0.8 { "white" } else { "grey" };
+    }
+    let d = max - min;
+    let h = if max == r {
+        60.0 * (((g - b) / d).rem_euclid(6.0))
+    } else if max == g {
+        60.0 * ((b - r) / d + 2.0)
+    } else {
+        60.0 * ((r - g) / d + 4.0)
+    };
+    match h {
+        h if !(15.0..345.0).contains(&h) => "red",
+        h if h < 45.0 => "orange",
+        h if h < 70.0 => "yellow",
+        h if h < 160.0 => "green",
+        h if h < 195.0 => "cyan",
+        h if h < 260.0 => "blue",
+        h if h < 290.0 => "purple",
+        _ => "magenta",
+    }
+}
+
+/// Mean RGB of image `i` (3-channel images).
+pub fn mean_rgb(images: &Images, i: usize) -> [f32; 3] {
+    let hw = images.height * images.width;
+    let img = images.image(i);
+    let mut m = [0.0f32; 3];
+    for (c, v) in m.iter_mut().enumerate() {
+        *v = img[c * hw..(c + 1) * hw].iter().sum::<f32>() / hw as f32;
+    }
+    m
+}
+
+/// The most common colour name among weighted images, and its share of the weight.
+pub fn dominant_color(images: &Images, weights: &[f32]) -> (String, f64) {
+    let mut totals = [0.0f64; COLOR_NAMES.len()];
+    for i in 0..images.count {
+        let name = color_name(mean_rgb(images, i));
+        let k = COLOR_NAMES.iter().position(|n| *n == name).unwrap_or(0);
+        totals[k] += weights.get(i).copied().unwrap_or(1.0) as f64;
+    }
+    let sum: f64 = totals.iter().sum();
+    let (k, best) = totals
+        .iter()
+        .enumerate()
+        .fold((0, 0.0), |b, (k, &t)| if t > b.1 { (k, t) } else { b });
+    (
+        COLOR_NAMES[k].to_string(),
+        if sum > 0.0 { best / sum } else { 0.0 },
+    )
+}
+
+/// Where a prototype differs most from its own median colour: "top-left", "centre", ...
+/// Returns None when the image is nearly uniform.
+pub fn energy_position(images: &Images, i: usize) -> Option<String> {
+    let (h, w) = (images.height, images.width);
+    let hw = h * w;
+    let img = images.image(i);
+    let median = |c: usize| {
+        let mut v = img[c * hw..(c + 1) * hw].to_vec();
+        v.sort_by(f32::total_cmp);
+        v[hw / 2]
+    };
+    let med = [median(0), median(1), median(2)];
+    let mut energy = vec![0.0f32; hw];
+    for (p, e) in energy.iter_mut().enumerate() {
+        *e = (0..3).map(|c| (img[c * hw + p] - med[c]).powi(2)).sum();
+    }
+    let total: f32 = energy.iter().sum();
+    let peak = energy.iter().copied().fold(0.0, f32::max);
+    if total <= 0.0 || peak < 0.01 {
+        return None;
+    }
+    let (mut cy, mut cx) = (0.0f32, 0.0f32);
+    for (p, &e) in energy.iter().enumerate() {
+        cy += e * ((p / w) as f32 + 0.5) / h as f32;
+        cx += e * ((p % w) as f32 + 0.5) / w as f32;
+    }
+    let (cy, cx) = (cy / total, cx / total);
+    fn third(t: f32, names: [&'static str; 3]) -> &'static str {
+        names[((t * 3.0) as usize).min(2)]
+    }
+    let v = third(cy, ["top", "middle", "bottom"]);
+    let hz = third(cx, ["left", "centre", "right"]);
+    Some(match (v, hz) {
+        ("middle", "centre") => "centre".to_string(),
+        ("middle", hz) => hz.to_string(),
+        (v, "centre") => v.to_string(),
+        (v, hz) => format!("{v}-{hz}"),
+    })
+}
+
+/// Orientation of stripes in a prototype, from the structure tensor of its luminance:
+/// `(angle of the stripes in degrees from horizontal, 0-180, coherence 0-1)`.
+pub fn stripe_orientation(images: &Images, i: usize) -> Option<(f64, f64)> {
+    let (h, w) = (images.height, images.width);
+    if h < 3 || w < 3 {
+        return None;
+    }
+    let hw = h * w;
+    let img = images.image(i);
+    let lum =
+        |y: usize, x: usize| (0..3).map(|c| img[c * hw + y * w + x] as f64).sum::<f64>() / 3.0;
+    let (mut jxx, mut jyy, mut jxy) = (0.0, 0.0, 0.0);
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let gx = (lum(y, x + 1) - lum(y, x - 1)) / 2.0;
+            let gy = (lum(y + 1, x) - lum(y - 1, x)) / 2.0;
+            jxx += gx * gx;
+            jyy += gy * gy;
+            jxy += gx * gy;
+        }
+    }
+    let trace = jxx + jyy;
+    if trace < 1e-6 {
+        return None;
+    }
+    let coherence = ((jxx - jyy).powi(2) + 4.0 * jxy * jxy).sqrt() / trace;
+    // Dominant gradient direction; stripes run perpendicular to it. Image y points down, so
+    // flip it to report angles counter-clockwise from horizontal.
+    let gradient = 0.5 * (2.0 * -jxy).atan2(jxx - jyy);
+    let stripes = (gradient.to_degrees() + 90.0).rem_euclid(180.0);
+    Some((stripes, coherence))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_get_plain_names() {
+        assert_eq!(color_name([0.1, 0.9, 0.2]), "green");
+        assert_eq!(color_name([0.1, 0.2, 0.9]), "blue");
+        assert_eq!(color_name([0.9, 0.1, 0.1]), "red");
+        assert_eq!(color_name([0.9, 0.9, 0.1]), "yellow");
+        assert_eq!(color_name([0.5, 0.5, 0.52]), "grey");
+        assert_eq!(color_name([0.05, 0.1, 0.05]), "black");
+        assert_eq!(color_name([0.95, 0.95, 0.95]), "white");
+        assert_eq!(color_name([0.1, 0.8, 0.8]), "cyan");
+        assert_eq!(color_name([0.9, 0.1, 0.8]), "magenta");
+    }
+
+    fn solid(colors: &[[f32; 3]]) -> Images {
+        let mut imgs = Images::empty(3, 2, 2);
+        for c in colors {
+            let v: Vec<f32> = c.iter().flat_map(|&x| [x; 4]).collect();
+            imgs.push(&v);
+        }
+        imgs
+    }
+
+    #[test]
+    fn dominant_colour_is_weighted() {
+        let imgs = solid(&[[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]);
+        let (name, share) = dominant_color(&imgs, &[0.8, 0.1, 0.1]);
+        assert_eq!(name, "green");
+        assert!((share - 0.8).abs() < 1e-6);
+    }
+
+    #[test]
+    fn patch_energy_is_located() {
+        let mut img = vec![0.5f32; 3 * 64];
+        for c in 0..3 {
+            for y in 0..2 {
+                for x in 6..8 {
+                    img[c * 64 + y * 8 + x] = if c == 2 { 1.0 } else { 0.0 };
+                }
+            }
+        }
+        let mut imgs = Images::empty(3, 8, 8);
+        imgs.push(&img);
+        assert_eq!(energy_position(&imgs, 0).as_deref(), Some("top-right"));
+        assert_eq!(energy_position(&solid(&[[0.3, 0.3, 0.3]]), 0), None);
+    }
+
+    #[test]
+    fn stripe_orientation_is_measured() {
+        // Vertical stripes: luminance varies along x only.
+        let (h, w) = (16, 16);
+        let mut img = vec![0.0f32; 3 * h * w];
+        for c in 0..3 {
+            for y in 0..h {
+                for x in 0..w {
+                    img[c * h * w + y * w + x] = if (x / 2) % 2 == 0 { 1.0 } else { 0.0 };
+                }
+            }
+        }
+        let mut imgs = Images::empty(3, h, w);
+        imgs.push(&img);
+        let (angle, coherence) = stripe_orientation(&imgs, 0).unwrap();
+        assert!((angle - 90.0).abs() < 1.0, "{angle}");
+        assert!(coherence > 0.9);
+    }
+}

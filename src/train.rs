@@ -1,0 +1,206 @@
+//! `spurion train`: trains spurion's CNN on an IDX pair or an ImageFolder, optionally with a
+//! planted shortcut, so that users can try the audit on a model whose shortcut is known.
+//!
+//! The checkpoint is a folder: `classifier.safetensors` (weights), `classifier.json` (class
+//! names, input size, preprocessing) and `training.json` (what was planted and the accuracies
+//! that show whether the shortcut was learned).
+
+use std::path::PathBuf;
+
+use crate::atomic::{self, StagedDir};
+use crate::data::{self, LabeledImages, folder, idx, plant};
+use crate::error::{Error, Result};
+use crate::nn::ComputeDevice;
+use crate::nn::classifier::{self, ClassifierConfig, TrainParams};
+use crate::progress::Progress;
+use crate::seed::{self, Stream};
+
+/// Validated settings of `spurion train`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// IDX folder or image file, or an ImageFolder root.
+    pub data: PathBuf,
+    #[serde(skip)]
+    pub transpose: idx::Transpose,
+    /// IDX labels to keep (default: all); ignored for ImageFolders.
+    pub classes: Option<Vec<u8>>,
+    /// Side images are resized to (ImageFolder; IDX images keep their size unless given).
+    pub size: Option<usize>,
+    pub plant: plant::Plant,
+    /// Colour per class for the planted shortcut (default: the palette).
+    pub colors: Option<Vec<[f32; 3]>>,
+    pub train: TrainParams,
+    pub seed: u64,
+    pub device: ComputeDevice,
+    pub out: PathBuf,
+}
+
+impl TrainConfig {
+    pub fn check(&self) -> Result<()> {
+        if self.train.epochs == 0 {
+            return Err(Error::param("epochs", "expected a positive integer, got 0"));
+        }
+        if self.train.batch_size == 0 {
+            return Err(Error::param(
+                "batch-size",
+                "expected a positive integer, got 0",
+            ));
+        }
+        if !(self.train.learning_rate > 0.0 && self.train.learning_rate.is_finite()) {
+            return Err(Error::param("lr", "expected a positive number"));
+        }
+        if self.size.is_some_and(|s| s < 4) {
+            return Err(Error::param("size", "expected at least 4 pixels"));
+        }
+        if let Some(c) = &self.classes
+            && c.len() < 2
+        {
+            return Err(Error::param("classes", "expected at least 2 classes"));
+        }
+        self.device.device()?;
+        Ok(())
+    }
+}
+
+/// What `spurion train` reports (also saved as training.json).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainSummary {
+    pub data: String,
+    pub class_names: Vec<String>,
+    pub plant: plant::Plant,
+    pub colors: Vec<[f32; 3]>,
+    pub train_images: usize,
+    pub validation_images: usize,
+    /// Validation accuracy with the shortcut planted, as in training.
+    pub planted_accuracy: f64,
+    /// Validation accuracy on the unaltered images.
+    pub clean_accuracy: f64,
+    /// Validation accuracy with every class given the next class's shortcut: low when the
+    /// shortcut, not the content, decides. Absent when nothing was planted.
+    pub swapped_accuracy: Option<f64>,
+    pub seed: u64,
+}
+
+/// Loads the labelled data `config.data` points at.
+fn load(config: &TrainConfig) -> Result<LabeledImages> {
+    let path = &config.data;
+    let set = if path.is_dir() && idx::locate_pair(path).is_err() && folder::is_image_folder(path) {
+        folder::load_image_folder(path, config.size.unwrap_or(32))?
+    } else {
+        let classes = match &config.classes {
+            Some(c) => c.clone(),
+            None => {
+                let (i, l) = idx::locate_pair(path)?;
+                let set = idx::read_pair(&i, &l, config.transpose)?;
+                let present: std::collections::BTreeSet<u8> = set.labels.iter().copied().collect();
+                present.into_iter().collect()
+            }
+        };
+        let d = data::load_idx_classes(path, &classes, config.transpose)?;
+        match config.size {
+            Some(s) => LabeledImages {
+                images: d.images.resize(s, s),
+                ..d
+            },
+            None => d,
+        }
+    };
+    if set.class_names.len() < 2 {
+        return Err(Error::data(path, "expected at least 2 classes"));
+    }
+    Ok(set)
+}
+
+/// Trains and writes the checkpoint folder.
+pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
+    config.check()?;
+    let device = config.device.device()?;
+    let set = load(config)?;
+    let n_classes = set.class_names.len();
+    let colors = match &config.colors {
+        Some(c) if c.len() != n_classes => {
+            return Err(Error::param(
+                "colors",
+                format!(
+                    "expected one colour per class ({n_classes}), got {}",
+                    c.len()
+                ),
+            ));
+        }
+        Some(c) => c.clone(),
+        None => plant::default_colors(n_classes),
+    };
+    let staged = StagedDir::create(&config.out)?;
+    let (train, val) = set.split(0.8, &mut seed::rng(config.seed, Stream::DataSplit, &[]));
+    let train_set = LabeledImages {
+        images: plant::apply(config.plant, &train.images, &train.labels, &colors),
+        ..train.clone()
+    };
+    let cconf = ClassifierConfig::new(
+        3,
+        set.images.height,
+        set.images.width,
+        set.class_names.clone(),
+    );
+    let steps = config.train.epochs * train_set.images.count.div_ceil(config.train.batch_size);
+    let bar = progress.bar(steps as u64, "training classifier");
+    let model = classifier::train(
+        &cconf,
+        &train_set,
+        &config.train,
+        &device,
+        seed::derive(config.seed, Stream::ClassifierInit, &[]),
+        &mut seed::rng(config.seed, Stream::ClassifierBatches, &[]),
+        |loss| {
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+
+    let accuracy = |images: &data::Images| -> Result<f64> {
+        let p = classifier::predict(&model, &cconf, images, 512, &device)?;
+        Ok(classifier::accuracy(&p, &val.labels))
+    };
+    let planted_accuracy = accuracy(&plant::apply(
+        config.plant,
+        &val.images,
+        &val.labels,
+        &colors,
+    ))?;
+    let clean_accuracy = accuracy(&plant::to_rgb(&val.images))?;
+    let swapped_accuracy = if config.plant == plant::Plant::None {
+        None
+    } else {
+        let next: Vec<usize> = val.labels.iter().map(|&l| (l + 1) % n_classes).collect();
+        Some(accuracy(&plant::apply(
+            config.plant,
+            &val.images,
+            &next,
+            &colors,
+        ))?)
+    };
+
+    let summary = TrainSummary {
+        data: config.data.display().to_string(),
+        class_names: set.class_names.clone(),
+        plant: config.plant,
+        colors,
+        train_images: train.images.count,
+        validation_images: val.images.count,
+        planted_accuracy,
+        clean_accuracy,
+        swapped_accuracy,
+        seed: config.seed,
+    };
+    let dir = staged.path();
+    crate::nn::save_weights(
+        &model,
+        &dir.join("classifier.safetensors"),
+        &[("spurion", "classifier")],
+    )?;
+    atomic::write_json(&dir.join("classifier.json"), &cconf)?;
+    atomic::write_json(&dir.join("training.json"), &summary)?;
+    staged.commit()?;
+    Ok(summary)
+}

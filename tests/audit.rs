@@ -1,0 +1,380 @@
+//! `spurion train` and `spurion audit` end to end: planted shortcuts are found, ONNX models
+//! give their reference probabilities, bad input is refused cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn spurion(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spurion"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("spurion runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn mnist() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/mnist-10k")
+        .display()
+        .to_string()
+}
+
+fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/onnx")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn results(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(dir.join("results.json")).unwrap()).unwrap()
+}
+
+/// Mean RGB of a PNG.
+fn mean_rgb(path: &Path) -> [f64; 3] {
+    let img = image::open(path).unwrap().to_rgb8();
+    let n = (img.width() * img.height()) as f64;
+    let mut m = [0.0; 3];
+    for p in img.pixels() {
+        for c in 0..3 {
+            m[c] += p[c] as f64 / 255.0 / n;
+        }
+    }
+    m
+}
+
+/// The prototype of class `class`'s heaviest cluster.
+fn top_prototype(dir: &Path, r: &serde_json::Value, class: usize) -> PathBuf {
+    let clusters = r["run"]["clusters"].as_array().unwrap();
+    let top = clusters
+        .iter()
+        .filter(|c| c["class"].as_u64() == Some(class as u64))
+        .max_by(|a, b| {
+            a["weight_share"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["weight_share"].as_f64().unwrap())
+        })
+        .unwrap();
+    dir.join(top["prototype_png"].as_str().unwrap())
+}
+
+#[test]
+fn planted_colours_are_found_with_solid_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = ok(&spurion(
+        &[
+            "train",
+            "--quiet",
+            "--data",
+            &mnist(),
+            "--classes",
+            "0,1,2",
+            "--plant",
+            "color",
+            "--out",
+            "model",
+        ],
+        d,
+    ));
+    assert!(out.contains("clean (nothing planted)"), "{out}");
+    let training: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("model/training.json")).unwrap()).unwrap();
+    assert!(
+        training["planted_accuracy"].as_f64().unwrap() > 0.95,
+        "{training}"
+    );
+    assert!(d.join("model/classifier.safetensors").is_file());
+
+    ok(&spurion(
+        &[
+            "audit",
+            "--quiet",
+            "--model",
+            "model",
+            "--probes",
+            "solid",
+            "--probes-count",
+            "3000",
+            "--latent-dim",
+            "3",
+            "--vae-epochs",
+            "6",
+            "--out",
+            "audit",
+        ],
+        d,
+    ));
+    let r = results(&d.join("audit"));
+    assert_eq!(r["class_names"], serde_json::json!(["0", "1", "2"]));
+    // Planted: 0 green, 1 blue, 2 red. Each class's top prototype is dominated by its colour.
+    for (class, channel) in [(0, 1), (1, 2), (2, 0)] {
+        let rgb = mean_rgb(&top_prototype(&d.join("audit"), &r, class));
+        let others = (0..3)
+            .filter(|&c| c != channel)
+            .map(|c| rgb[c])
+            .fold(0.0, f64::max);
+        assert!(
+            rgb[channel] > others + 0.1,
+            "class {class}: prototype colour {rgb:?} not dominated by channel {channel}"
+        );
+    }
+    assert!(r["run"]["acp"].as_f64().unwrap() > r["run"]["chance"].as_f64().unwrap());
+    let html = std::fs::read_to_string(d.join("audit/report.html")).unwrap();
+    assert_eq!(html.matches("is driven by probes like").count(), 3);
+}
+
+#[test]
+fn planted_patch_is_found_where_it_was_planted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(&spurion(
+        &[
+            "train",
+            "--quiet",
+            "--data",
+            &mnist(),
+            "--classes",
+            "3,7",
+            "--plant",
+            "patch",
+            "--epochs",
+            "2",
+            "--out",
+            "model",
+        ],
+        d,
+    ));
+    ok(&spurion(
+        &[
+            "audit",
+            "--quiet",
+            "--model",
+            "model",
+            "--probes",
+            "patch",
+            "--probes-count",
+            "4000",
+            "--latent-dim",
+            "4",
+            "--out",
+            "audit",
+        ],
+        d,
+    ));
+    let r = results(&d.join("audit"));
+    // Class 0 has its square top-left, class 1 top-right. Each prototype's departure from the
+    // black background sits on its own planted side.
+    for (class, planted_left) in [(0usize, true), (1, false)] {
+        let img = image::open(top_prototype(&d.join("audit"), &r, class))
+            .unwrap()
+            .to_rgb8();
+        let (w, h) = (img.width(), img.height());
+        let (mut left, mut right) = (0.0f64, 0.0f64);
+        for y in 0..h / 2 {
+            for x in 0..w {
+                let p = img.get_pixel(x, y);
+                let e: f64 = (0..3).map(|c| (p[c] as f64 / 255.0).powi(2)).sum();
+                if x < w / 2 { left += e } else { right += e }
+            }
+        }
+        let (planted, opposite) = if planted_left {
+            (left, right)
+        } else {
+            (right, left)
+        };
+        assert!(
+            planted > 1.5 * opposite,
+            "class {class}: energy {planted:.3} on the planted side vs {opposite:.3} on the other"
+        );
+    }
+    let desc = r["run"]["clusters"][0]["description"]["position"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        desc.contains("left"),
+        "class 0 prototype described at '{desc}'"
+    );
+}
+
+#[test]
+fn onnx_model_gives_its_reference_probabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = ok(&spurion(
+        &[
+            "audit",
+            "--quiet",
+            "--model",
+            &fixture("tiny.onnx"),
+            "--probes",
+            &fixture("probes"),
+            "--output",
+            "softmax",
+            "--latent-dim",
+            "2",
+            "--vae-epochs",
+            "2",
+            "--out",
+            "audit",
+        ],
+        d,
+    ));
+    assert!(out.contains("softmax probability"), "{out}");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("expected.json")).unwrap()).unwrap();
+    let r = results(&d.join("audit"));
+    // Class names come from the model's metadata.
+    assert_eq!(r["class_names"], expected["class_names"]);
+    let csv = std::fs::read_to_string(d.join("audit/probes.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let probs = expected["probabilities"].as_object().unwrap();
+    assert_eq!(rows.len(), probs.len());
+    // Probes are read in sorted order: probe-00.png is id 0.
+    for (i, (name, want)) in probs.iter().enumerate() {
+        assert_eq!(name, &format!("probe-{i:02}.png"));
+        for c in 0..3 {
+            let got: f64 = rows[i][1 + c].parse().unwrap();
+            let want = want[c].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-5,
+                "{name} class {c}: {got} vs {want}"
+            );
+        }
+    }
+    // The markup in a class name is escaped in the report.
+    let html = std::fs::read_to_string(d.join("audit/report.html")).unwrap();
+    assert!(!html.contains("<b>blue</b>"));
+    assert!(html.contains("&lt;b&gt;blue&lt;/b&gt;"));
+}
+
+/// Runs `spurion audit` expecting a one-line failure naming `needle`, and no output folder.
+fn audit_fails(args: &[&str], code: i32, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["audit", "--quiet", "--out", "audit", "--vae-epochs", "1"];
+    all.extend_from_slice(args);
+    let out = spurion(&all, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "'{n}' not in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "output left behind: {left:?}");
+}
+
+#[test]
+fn a_file_that_is_not_onnx_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("fake.onnx");
+    std::fs::write(&p, b"PK\x03\x04 definitely not protobuf").unwrap();
+    audit_fails(
+        &["--model", p.to_str().unwrap()],
+        1,
+        &["fake.onnx", "not a usable ONNX model"],
+    );
+}
+
+#[test]
+fn labels_file_with_the_wrong_count_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, "cat\ndog\n").unwrap();
+    audit_fails(
+        &[
+            "--model",
+            &fixture("tiny.onnx"),
+            "--labels",
+            labels.to_str().unwrap(),
+        ],
+        1,
+        &["labels.txt", "2 class names", "outputs 3"],
+    );
+}
+
+#[test]
+fn undecodable_probe_image_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let probes = dir.path().join("probes");
+    std::fs::create_dir(&probes).unwrap();
+    std::fs::copy(fixture("probes/probe-00.png"), probes.join("a.png")).unwrap();
+    std::fs::write(probes.join("b.jpg"), b"\xff\xd8\xff\xe0 truncated jpeg").unwrap();
+    audit_fails(
+        &[
+            "--model",
+            &fixture("tiny.onnx"),
+            "--probes",
+            probes.to_str().unwrap(),
+        ],
+        1,
+        &["b.jpg", "cannot decode"],
+    );
+}
+
+#[test]
+fn empty_probe_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    audit_fails(
+        &[
+            "--model",
+            &fixture("tiny.onnx"),
+            "--probes",
+            dir.path().to_str().unwrap(),
+        ],
+        1,
+        &["empty probe folder"],
+    );
+}
+
+#[test]
+fn unknown_probe_family_is_a_usage_error() {
+    audit_fails(
+        &["--model", &fixture("tiny.onnx"), "--probes", "stripes"],
+        2,
+        &["--probes", "stripes", "solid, patch, gratings, noise"],
+    );
+}
+
+#[test]
+fn bad_preprocessing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("pre.toml");
+    std::fs::write(&toml, "size = [8, 8]\nmean = \"oops\"\n").unwrap();
+    audit_fails(
+        &[
+            "--model",
+            &fixture("tiny.onnx"),
+            "--preprocess",
+            toml.to_str().unwrap(),
+        ],
+        1,
+        &["pre.toml"],
+    );
+}
+
+#[test]
+fn wrong_channel_count_for_the_model_is_refused() {
+    audit_fails(
+        &["--model", &fixture("tiny.onnx"), "--channels", "gray"],
+        2,
+        &["--channels", "3 input channels"],
+    );
+}
