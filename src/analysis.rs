@@ -20,7 +20,9 @@ use crate::report::npz::{self, Array};
 use crate::report::pca::Projection;
 use crate::report::plots::{self, Scatter};
 use crate::report::png::{self, Rgb};
-use crate::report::{ClusterDescription, ClusterReport, Projection2d, RunFiles, RunResult};
+use crate::report::{
+    CausalCheck, ClusterDescription, ClusterReport, Projection2d, RunFiles, RunResult,
+};
 use crate::seed::{self, Stream};
 
 /// How many probes nearest each centroid the report shows.
@@ -48,12 +50,59 @@ pub fn class_weights(probs: &Probabilities, c: usize, exponent: f64) -> Vec<f32>
 
 /// How step 4 clusters.
 pub struct ClusterSettings<'a> {
+    /// Restarts, iterations and tolerance of k-means (its `k` is not used: see `ks`).
     pub kmeans: &'a KMeansParams,
+    /// Clusters of each class.
+    pub ks: &'a [usize],
     /// Probes weigh `p_c(x)^weight_exponent` in class c's k-means.
     pub weight_exponent: f64,
     /// Class c's k-means draws its seeding from `(seed, KMeans, seed_path + [c])`.
     pub seed: u64,
     pub seed_path: &'a [u64],
+}
+
+/// Centroids (class by class) and their owners, fitted on the probes `rows` (all if None).
+fn fit_centroids(
+    latents: &[f32],
+    dim: usize,
+    probs: &Probabilities,
+    class_names: &[String],
+    settings: &ClusterSettings,
+    rows: Option<&[usize]>,
+) -> Result<(Vec<f32>, Vec<usize>)> {
+    let (points, probs) = match rows {
+        None => (latents.to_vec(), probs.clone()),
+        Some(rows) => {
+            let mut pts = Vec::with_capacity(rows.len() * dim);
+            let mut pv = Vec::with_capacity(rows.len() * probs.classes);
+            for &i in rows {
+                pts.extend_from_slice(&latents[i * dim..(i + 1) * dim]);
+                pv.extend((0..probs.classes).map(|c| probs.get(i, c)));
+            }
+            (pts, Probabilities::new(probs.classes, pv)?)
+        }
+    };
+    let mut centroids = Vec::new();
+    let mut owners = Vec::new();
+    for (c, name) in class_names.iter().enumerate() {
+        let weights = class_weights(&probs, c, settings.weight_exponent);
+        let mut path = settings.seed_path.to_vec();
+        path.push(c as u64);
+        let mut rng = seed::rng(settings.seed, Stream::KMeans, &path);
+        let params = KMeansParams {
+            k: settings.ks[c],
+            ..settings.kmeans.clone()
+        };
+        let fit = params
+            .fit(&points, dim, &weights, &mut rng)
+            .map_err(|source| Error::KMeans {
+                class: name.clone(),
+                source,
+            })?;
+        centroids.extend_from_slice(&fit.centroids);
+        owners.extend(std::iter::repeat_n(c, params.k));
+    }
+    Ok((centroids, owners))
 }
 
 /// Weighted k-means per class, then every probe to its nearest centroid of all, then ACP.
@@ -64,23 +113,7 @@ pub fn cluster_and_score(
     class_names: &[String],
     settings: &ClusterSettings,
 ) -> Result<Clustering> {
-    let params = settings.kmeans;
-    let mut centroids = Vec::new();
-    let mut owners = Vec::new();
-    for (c, name) in class_names.iter().enumerate() {
-        let weights = class_weights(probs, c, settings.weight_exponent);
-        let mut path = settings.seed_path.to_vec();
-        path.push(c as u64);
-        let mut rng = seed::rng(settings.seed, Stream::KMeans, &path);
-        let fit = params
-            .fit(latents, dim, &weights, &mut rng)
-            .map_err(|source| Error::KMeans {
-                class: name.clone(),
-                source,
-            })?;
-        centroids.extend_from_slice(&fit.centroids);
-        owners.extend(std::iter::repeat_n(c, params.k));
-    }
+    let (centroids, owners) = fit_centroids(latents, dim, probs, class_names, settings, None)?;
     let assignment = metrics::assign_nearest(latents, &centroids, dim);
     let score = metrics::score(probs, &owners, &assignment)?;
     Ok(Clustering {
@@ -89,6 +122,123 @@ pub fn cluster_and_score(
         assignment,
         score,
     })
+}
+
+/// How many clusters each class gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterCount {
+    /// The same number for every class (the paper: 1).
+    Fixed(usize),
+    /// Chosen per class by held-out ACP ([`select_k`]), at most `max` per class.
+    Auto { max: usize },
+}
+
+impl ClusterCount {
+    /// Clusters per class used by automatic selection at most.
+    pub const AUTO_MAX: usize = 8;
+    /// Smallest held-out ACP gain that earns a class another cluster.
+    pub const AUTO_MIN_GAIN: f64 = 0.002;
+
+    /// The smallest number of clusters a class can get.
+    pub fn min(self) -> usize {
+        match self {
+            ClusterCount::Fixed(k) => k,
+            ClusterCount::Auto { .. } => 1,
+        }
+    }
+
+    /// Clusters per class for these latents (`settings.ks` is ignored).
+    pub fn resolve(
+        self,
+        latents: &[f32],
+        dim: usize,
+        probs: &Probabilities,
+        class_names: &[String],
+        settings: &ClusterSettings,
+    ) -> Result<Vec<usize>> {
+        match self {
+            ClusterCount::Fixed(k) => Ok(vec![k; class_names.len()]),
+            ClusterCount::Auto { max } => Ok(select_k(
+                latents,
+                dim,
+                probs,
+                class_names,
+                settings,
+                max,
+                Self::AUTO_MIN_GAIN,
+            )?
+            .0),
+        }
+    }
+}
+
+/// Chooses the number of clusters of each class by held-out ACP.
+///
+/// The probes are split in two halves (seeded): centroids are fitted on one, ACP is measured on
+/// the other (each held-out probe joins its nearest centroid). Starting from one cluster per
+/// class, the class whose extra cluster raises held-out ACP the most gets it, as long as the
+/// gain is at least `min_gain` and no class exceeds `max_k`. Returns the clusters per class
+/// and the held-out ACP of that choice.
+pub fn select_k(
+    latents: &[f32],
+    dim: usize,
+    probs: &Probabilities,
+    class_names: &[String],
+    settings: &ClusterSettings,
+    max_k: usize,
+    min_gain: f64,
+) -> Result<(Vec<usize>, f64)> {
+    use rand::seq::SliceRandom;
+    let n = probs.count();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut path = settings.seed_path.to_vec();
+    path.push(u64::MAX);
+    order.shuffle(&mut seed::rng(settings.seed, Stream::KMeans, &path));
+    let (fit_rows, test_rows) = order.split_at(n / 2);
+    let test_latents: Vec<f32> = test_rows
+        .iter()
+        .flat_map(|&i| latents[i * dim..(i + 1) * dim].iter().copied())
+        .collect();
+    let test_probs = Probabilities::new(
+        probs.classes,
+        test_rows
+            .iter()
+            .flat_map(|&i| (0..probs.classes).map(move |c| probs.get(i, c)))
+            .collect(),
+    )?;
+    let held_out = |ks: &[usize]| -> Result<f64> {
+        let s = ClusterSettings { ks, ..*settings };
+        let (centroids, owners) =
+            fit_centroids(latents, dim, probs, class_names, &s, Some(fit_rows))?;
+        let assignment = metrics::assign_nearest(&test_latents, &centroids, dim);
+        Ok(metrics::score(&test_probs, &owners, &assignment)?.acp)
+    };
+    let mut ks = vec![1usize; class_names.len()];
+    let mut best = held_out(&ks)?;
+    loop {
+        let mut candidate: Option<(usize, f64)> = None;
+        for c in 0..ks.len() {
+            if ks[c] >= max_k || ks[c] >= fit_rows.len() {
+                continue;
+            }
+            let mut trial = ks.clone();
+            trial[c] += 1;
+            // A class may have too few weighted probes for more clusters: skip it then.
+            let Ok(acp) = held_out(&trial) else { continue };
+            if candidate.is_none_or(|b| acp > b.1) {
+                candidate = Some((c, acp));
+            }
+        }
+        match candidate {
+            Some((c, acp)) if acp >= best + min_gain => {
+                ks[c] += 1;
+                best = acp;
+            }
+            _ => break,
+        }
+    }
+    Ok((ks, best))
 }
 
 /// Indices of the `n` points nearest `center`, nearest first (ties by index).
@@ -138,6 +288,53 @@ pub struct RunInput<'a> {
     pub device: &'a burn::prelude::Device,
     /// Returns the probe images with the given ids.
     pub probe_images: &'a dyn Fn(&[usize]) -> Result<Images>,
+    /// Permutations of the significance test (0: no test).
+    pub permutations: usize,
+    /// Seed of the significance test (with `seed_path`).
+    pub seed: u64,
+    pub seed_path: &'a [u64],
+    /// Held-out real images and the classifier, for the causal check (None: skipped).
+    pub causal: Option<&'a CausalInput<'a>>,
+}
+
+/// What the causal check needs: held-out real images at the classifier's input size (RGB)
+/// and the classifier.
+pub struct CausalInput<'a> {
+    pub images: &'a Images,
+    /// What the images are, for the report ("held-out monochrome digits").
+    pub description: String,
+    pub predict: &'a dyn Fn(&Images) -> Result<Probabilities>,
+}
+
+/// Blend strengths of the causal check.
+pub const CAUSAL_STRENGTHS: [f64; 3] = [0.25, 0.5, 0.75];
+
+/// Share of images, not already predicted as `class`, that are after blending `pattern`
+/// (an RGB image of the images' size) into each at strength `alpha`: `(1-a) x + a pattern`.
+pub fn flip_rate(
+    causal: &CausalInput,
+    base_pred: &[usize],
+    pattern: &[f32],
+    class: usize,
+    alpha: f64,
+) -> Result<f64> {
+    let imgs = causal.images;
+    let candidates: Vec<usize> = (0..imgs.count).filter(|&i| base_pred[i] != class).collect();
+    if candidates.is_empty() {
+        return Ok(0.0);
+    }
+    let mut blended = imgs.select(&candidates);
+    let a = alpha as f32;
+    for img in blended.data.chunks_exact_mut(imgs.image_len()) {
+        for (v, &p) in img.iter_mut().zip(pattern) {
+            *v = (1.0 - a) * *v + a * p;
+        }
+    }
+    let probs = (causal.predict)(&blended)?;
+    let flipped = (0..blended.count)
+        .filter(|&i| probs.argmax(i) == class)
+        .count();
+    Ok(flipped as f64 / candidates.len() as f64)
 }
 
 /// Decodes prototypes, draws plots, writes the run's files, and returns its result record.
@@ -156,7 +353,34 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
 
     // Prototypes: decoded centroids.
     let prototypes = vae::decode(input.vae, input.vae_config, &c.centroids, input.device)?;
+    let p_values = if input.permutations > 0 {
+        let mut rng = seed::rng(input.seed, Stream::Permutation, input.seed_path);
+        metrics::permutation_pvalues(
+            input.probs,
+            &c.owners,
+            &c.assignment,
+            input.permutations,
+            &mut rng,
+        )
+    } else {
+        vec![None; m]
+    };
+    let tested = p_values.iter().filter(|p| p.is_some()).count().max(1);
+    // The causal check's references: predictions on the untouched images, and a neutral grey.
+    let causal_base = match input.causal {
+        Some(ci) => {
+            let p = (ci.predict)(ci.images)?;
+            Some(
+                (0..ci.images.count)
+                    .map(|i| p.argmax(i))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        None => None,
+    };
     let mut clusters = Vec::with_capacity(m);
+    // j indexes several parallel per-cluster arrays.
+    #[allow(clippy::needless_range_loop)]
     for j in 0..m {
         let owner = c.owners[j];
         let centroid = c.centroids[j * dim..(j + 1) * dim].to_vec();
@@ -184,7 +408,30 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
             .map(|(_, &w)| w as f64)
             .sum();
         let s = &c.score.clusters[j];
+        let causal = match (input.causal, &causal_base) {
+            (Some(ci), Some(base_pred)) => {
+                let size = (ci.images.height, ci.images.width);
+                let pattern = prototypes.slice(j, j + 1).resize(size.0, size.1).data;
+                let grey = vec![0.5f32; pattern.len()];
+                let mut flip = Vec::new();
+                let mut control = Vec::new();
+                for &a in &CAUSAL_STRENGTHS {
+                    flip.push(flip_rate(ci, base_pred, &pattern, owner, a)?);
+                    control.push(flip_rate(ci, base_pred, &grey, owner, a)?);
+                }
+                Some(CausalCheck {
+                    images: ci.description.clone(),
+                    strengths: CAUSAL_STRENGTHS.to_vec(),
+                    flip_rate: flip,
+                    grey_flip_rate: control,
+                })
+            }
+            _ => None,
+        };
         clusters.push(ClusterReport {
+            p_value: p_values[j],
+            significant: p_values[j].is_some_and(|p| p < 0.05 / tested as f64),
+            causal,
             class: owner,
             class_name: input.class_names[owner].clone(),
             index: k_of(j),
@@ -342,8 +589,14 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
     atomic::write_json(&dir.join("vae.json"), input.vae_config)?;
 
     let s = &c.score;
+    let mut ks = vec![0usize; input.class_names.len()];
+    for &o in &c.owners {
+        ks[o] += 1;
+    }
     Ok(RunResult {
         latent_dim: dim,
+        ks,
+        paper_method: None,
         acp: s.acp,
         chance: s.chance,
         ceiling: s.ceiling,
@@ -383,7 +636,9 @@ fn describe_cluster(
     let images = (input.probe_images)(&members)?;
     let w: Vec<f32> = members.iter().map(|&i| weights[i]).collect();
     let (color, color_share) = describe::dominant_color(&images, &w);
-    let prototype_color = describe::color_name(describe::mean_rgb(prototypes, j)).to_string();
+    let mean = describe::mean_rgb(prototypes, j);
+    let prototype_color = describe::color_name(mean).to_string();
+    let prototype_channel = describe::dominant_channel(mean).to_string();
     let position = describe::energy_position(prototypes, j);
     let stripes_deg = describe::stripe_orientation(prototypes, j)
         .filter(|&(_, coherence)| coherence > 0.5)
@@ -406,6 +661,7 @@ fn describe_cluster(
         color,
         color_share,
         prototype_color,
+        prototype_channel,
         position,
         stripes_deg,
         text,

@@ -12,8 +12,9 @@ use std::time::Instant;
 
 use rand::seq::index;
 
-use crate::analysis::{self, ClusterSettings, RunInput};
+use crate::analysis::{self, CausalInput, ClusterCount, ClusterSettings, RunInput};
 use crate::atomic::StagedDir;
+use crate::data::{Images, plant};
 use crate::error::{Error, Result};
 use crate::kmeans::KMeansParams;
 use crate::metrics::Probabilities;
@@ -43,7 +44,8 @@ pub struct AuditConfig {
     /// Generated probes; for a folder, the most images used (None: all).
     pub probes_count: Option<usize>,
     pub latent_dim: usize,
-    pub k: usize,
+    /// Clusters per class: a number, or chosen per class by held-out ACP.
+    pub k: ClusterCount,
     pub seed: u64,
     pub latent: LatentMode,
     pub weight_exponent: f64,
@@ -51,10 +53,18 @@ pub struct AuditConfig {
     pub vae: VaeTrainParams,
     pub vae_size: usize,
     pub vae_hidden: usize,
+    /// Guide the VAE with the classifier's probabilities (see `nn::vae`); false: the paper's
+    /// plain VAE.
+    pub vae_guided: bool,
     /// The VAE trains on at most this many probes (a seeded sample when there are more).
     pub vae_train_probes: usize,
     /// Probes per inference batch: bounds memory for large probe sets.
     pub batch_size: usize,
+    /// Permutations of each cluster's significance test (0: none).
+    pub permutations: usize,
+    /// Held-out real images for the causal check: an IDX pair, an ImageFolder or a folder of
+    /// images. Default for spurion checkpoints: the validation split of their training data.
+    pub holdout: Option<PathBuf>,
     pub device: ComputeDevice,
     pub out: PathBuf,
 }
@@ -67,7 +77,7 @@ impl Default for AuditConfig {
             probes: ProbeChoice::Family(ProbeFamily::Solid),
             probes_count: None,
             latent_dim: 3,
-            k: 1,
+            k: ClusterCount::Fixed(1),
             seed: 0,
             latent: LatentMode::Mean,
             weight_exponent: 2.0,
@@ -75,8 +85,11 @@ impl Default for AuditConfig {
             vae: VaeTrainParams::default(),
             vae_size: 16,
             vae_hidden: 128,
+            vae_guided: true,
             vae_train_probes: 20_000,
             batch_size: 512,
+            permutations: 1000,
+            holdout: None,
             device: ComputeDevice::Cpu,
             out: PathBuf::from("spurion-audit"),
         }
@@ -96,15 +109,9 @@ impl AuditConfig {
             }
         };
         positive("latent-dim", self.latent_dim)?;
-        positive("k", self.k)?;
+        crate::reproduce::check_k(self.k, self.probes_count.unwrap_or(usize::MAX))?;
         if let Some(n) = self.probes_count {
             positive("probes-count", n)?;
-            if self.k > n {
-                return Err(Error::param(
-                    "k",
-                    format!("k = {} is larger than the number of probes ({n})", self.k),
-                ));
-            }
         }
         positive("kmeans-restarts", self.kmeans_restarts)?;
         positive("vae-epochs", self.vae.max_epochs)?;
@@ -149,6 +156,59 @@ pub struct AuditResults {
     pub timings_s: AuditTimings,
 }
 
+/// Most held-out images the causal check uses.
+pub const CAUSAL_IMAGES: usize = 500;
+
+/// Held-out real images at the model's input size, for the causal check.
+fn holdout_images(config: &AuditConfig, h: usize, w: usize) -> Result<Option<(Images, String)>> {
+    let (images, what) = match &config.holdout {
+        Some(path) => {
+            let labeled = crate::train::load_labeled(
+                path,
+                None,
+                Some(h.max(w)),
+                crate::data::idx::Transpose::Auto,
+            );
+            match labeled {
+                Ok(set) => (
+                    set.images,
+                    format!("held-out images from {}", path.display()),
+                ),
+                Err(_) => {
+                    let src = ProbeSource::folder(path, h, w, None)?;
+                    let n = src.count();
+                    (
+                        src.batch(0, n.min(4 * CAUSAL_IMAGES))?,
+                        format!("held-out images from {}", path.display()),
+                    )
+                }
+            }
+        }
+        None if config.model.is_dir() => match crate::train::held_out_images(&config.model) {
+            Some(val) => (
+                val.images,
+                "the model's validation images, nothing planted".to_string(),
+            ),
+            None => return Ok(None),
+        },
+        None => return Ok(None),
+    };
+    let images = plant::to_rgb(&images).resize(h, w);
+    let keep: Vec<usize> = if images.count > CAUSAL_IMAGES {
+        let mut ids = index::sample(
+            &mut seed::rng(config.seed, Stream::Test, &[7]),
+            images.count,
+            CAUSAL_IMAGES,
+        )
+        .into_vec();
+        ids.sort_unstable();
+        ids
+    } else {
+        (0..images.count).collect()
+    };
+    Ok(Some((images.select(&keep), what)))
+}
+
 /// Runs an audit and writes the report folder.
 pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     config.check()?;
@@ -157,6 +217,7 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     let device = config.device.device()?;
     let model = AuditedModel::load(&config.model, &config.onnx, &device)?;
     let [h, w] = model.input_size();
+    let classes = model.class_names.len();
     let source = match &config.probes {
         ProbeChoice::Family(family) => ProbeSource::Generated(ProbeSpec {
             family: *family,
@@ -168,12 +229,7 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         ProbeChoice::Folder(dir) => ProbeSource::folder(dir, h, w, config.probes_count)?,
     };
     let n = source.count();
-    if config.k > n {
-        return Err(Error::param(
-            "k",
-            format!("k = {} is larger than the number of probes ({n})", config.k),
-        ));
-    }
+    crate::reproduce::check_k(config.k, n)?;
     let staged = StagedDir::create(&config.out)?;
 
     // Step 2: the VAE, on (a seeded sample of) the probes.
@@ -190,15 +246,22 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         size: config.vae_size,
         latent_dim: config.latent_dim,
         hidden: config.vae_hidden,
+        guide_classes: if config.vae_guided { classes } else { 0 },
     };
     let mut train_x = Vec::with_capacity(m * vconf.input_len());
+    let mut train_p = Vec::new();
     for chunk in ids.chunks(config.batch_size) {
-        train_x.extend(vae::thumbnails(&source.get(chunk)?, config.vae_size));
+        let images = source.get(chunk)?;
+        if config.vae_guided {
+            train_p.extend(model.predict(&images)?.values);
+        }
+        train_x.extend(vae::thumbnails(&images, config.vae_size));
     }
     let bar = progress.bar(epoch_estimate(&config.vae, m), "training VAE");
     let (vae_model, vae_training) = vae::train(
         &vconf,
         &train_x,
+        config.vae_guided.then_some(train_p.as_slice()),
         &config.vae,
         &device,
         seed::derive(config.seed, Stream::VaeInit, &[]),
@@ -214,7 +277,6 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
 
     // Steps 2-3 for every probe, in bounded batches: keep probabilities and latents only.
     let t = Instant::now();
-    let classes = model.class_names.len();
     let mut probs = Vec::with_capacity(n * classes);
     let mut latents = Vec::with_capacity(n * config.latent_dim);
     let mut rng = seed::rng(config.seed, Stream::LatentSample, &[]);
@@ -242,26 +304,44 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     // Step 4.
     let t = Instant::now();
     let kmeans = KMeansParams {
-        k: config.k,
         restarts: config.kmeans_restarts,
         ..KMeansParams::default()
     };
+    let template = ClusterSettings {
+        kmeans: &kmeans,
+        ks: &vec![1; classes],
+        weight_exponent: config.weight_exponent,
+        seed: config.seed,
+        seed_path: &[],
+    };
+    let ks = config.k.resolve(
+        &latents,
+        config.latent_dim,
+        &probs,
+        &model.class_names,
+        &template,
+    )?;
     let clustering = analysis::cluster_and_score(
         &latents,
         config.latent_dim,
         &probs,
         &model.class_names,
         &ClusterSettings {
-            kmeans: &kmeans,
-            weight_exponent: config.weight_exponent,
-            seed: config.seed,
-            seed_path: &[],
+            ks: &ks,
+            ..template
         },
     )?;
     timings.clustering = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     let probe_images = |ids: &[usize]| source.get(ids);
+    let holdout = holdout_images(config, h, w)?;
+    let predict = |imgs: &Images| model.predict(imgs);
+    let causal_input = holdout.as_ref().map(|(images, description)| CausalInput {
+        images,
+        description: description.clone(),
+        predict: &predict,
+    });
     let run = analysis::write_run(&RunInput {
         root: staged.path(),
         rel: String::new(),
@@ -277,6 +357,10 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         vae_training,
         device: &device,
         probe_images: &probe_images,
+        permutations: config.permutations,
+        seed: config.seed,
+        seed_path: &[],
+        causal: causal_input.as_ref(),
     })?;
     let mut argmax = vec![0usize; classes];
     for i in 0..n {

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use spurion::analysis::ClusterCount;
 use spurion::audit::{self, AuditConfig, ProbeChoice};
 use spurion::data::{self, idx::Transpose, plant};
 use spurion::model::{Channels, Layout, OnnxSettings, OutputKind};
@@ -122,9 +123,9 @@ struct AuditArgs {
     /// VAE latent dimension.
     #[arg(long, default_value_t = 3)]
     latent_dim: usize,
-    /// Clusters per class.
-    #[arg(long, default_value_t = 1)]
-    k: usize,
+    /// Clusters per class: a number (the paper: 1), or auto to choose per class by held-out ACP.
+    #[arg(long, default_value = "1")]
+    k: String,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     #[arg(long, value_enum, default_value = "mean")]
@@ -137,6 +138,16 @@ struct AuditArgs {
     /// Probes per inference batch (bounds memory).
     #[arg(long, default_value_t = 512)]
     batch_size: usize,
+    /// Permutations of each cluster's significance test (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    permutations: usize,
+    /// VAE: guided by the classifier's probabilities (spurion), or plain (the paper).
+    #[arg(long, value_enum, default_value = "guided")]
+    vae: VaeArg,
+    /// Held-out real images for the causal check (IDX, image folder, or any images). Default
+    /// for spurion models: the validation split of their training data.
+    #[arg(long, value_name = "PATH")]
+    holdout: Option<PathBuf>,
     /// ONNX preprocessing and output settings from a TOML file (flags override it).
     #[arg(long, value_name = "FILE")]
     preprocess: Option<PathBuf>,
@@ -188,6 +199,14 @@ enum LatentArg {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+enum VaeArg {
+    /// Trained to predict the classifier's probabilities from the latent as well.
+    Guided,
+    /// The paper's VAE.
+    Plain,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 enum DeviceArg {
     Cpu,
     Cuda,
@@ -215,9 +234,9 @@ struct ReproduceArgs {
     /// Independent trials (classifier, probes and VAEs retrained each time).
     #[arg(long, default_value_t = 5)]
     trials: usize,
-    /// Clusters per class.
-    #[arg(long, default_value_t = 1)]
-    k: usize,
+    /// Clusters per class: a number (the paper: 1), or auto to choose per class by held-out ACP.
+    #[arg(long, default_value = "1")]
+    k: String,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -233,9 +252,19 @@ struct ReproduceArgs {
     /// Classifier training epochs.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
+    /// Permutations of each cluster's significance test (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    permutations: usize,
     /// Train the VAE exactly N epochs (default: until its held-out ELBO stops improving).
     #[arg(long, value_name = "N")]
     vae_epochs: Option<usize>,
+    /// VAE: guided by the classifier's probabilities (spurion), or plain (the paper).
+    #[arg(long, value_enum, default_value = "guided")]
+    vae: VaeArg,
+    /// Skip the paper's whole method (plain VAE, sampled latents, k = 1, p^2) that otherwise
+    /// runs beside spurion's for comparison.
+    #[arg(long)]
+    no_paper_baseline: bool,
     /// Output folder (results.json).
     #[arg(long, default_value = "spurion-out")]
     out: PathBuf,
@@ -284,7 +313,7 @@ impl ReproduceArgs {
             colors,
             dims: self.dims,
             trials: self.trials,
-            k: self.k,
+            k: parse_k(&self.k)?,
             seed: self.seed,
             probes: self.probes,
             latent: match self.latent {
@@ -292,6 +321,9 @@ impl ReproduceArgs {
                 LatentArg::Sample => LatentMode::Sample,
             },
             weight_exponent: self.weight_exponent,
+            permutations: self.permutations,
+            vae_guided: matches!(self.vae, VaeArg::Guided),
+            paper_baseline: !self.no_paper_baseline,
             classifier: spurion::nn::classifier::TrainParams {
                 epochs: self.epochs,
                 ..defaults.classifier
@@ -337,6 +369,18 @@ fn progress(quiet: bool) -> Progress {
     } else {
         Progress::stderr()
     }
+}
+
+/// Parses `--k`: `auto` or a count.
+fn parse_k(s: &str) -> Result<ClusterCount> {
+    if s == "auto" {
+        return Ok(ClusterCount::Auto {
+            max: ClusterCount::AUTO_MAX,
+        });
+    }
+    s.parse::<usize>()
+        .map(ClusterCount::Fixed)
+        .map_err(|_| Error::param("k", format!("'{s}': expected 'auto' or a positive integer")))
 }
 
 /// Parses `HxW` or `N`.
@@ -437,7 +481,7 @@ impl AuditArgs {
             probes,
             probes_count: self.probes_count,
             latent_dim: self.latent_dim,
-            k: self.k,
+            k: parse_k(&self.k)?,
             seed: self.seed,
             latent: match self.latent {
                 LatentArg::Mean => LatentMode::Mean,
@@ -449,6 +493,9 @@ impl AuditArgs {
                 None => defaults.vae.clone(),
             },
             batch_size: self.batch_size,
+            permutations: self.permutations,
+            holdout: self.holdout,
+            vae_guided: matches!(self.vae, VaeArg::Guided),
             device: device(self.device),
             out: self.out,
             ..defaults

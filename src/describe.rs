@@ -43,6 +43,18 @@ pub fn color_name(rgb: [f32; 3]) -> &'static str {
     }
 }
 
+/// The strongest of an RGB value's channels: "red", "green" or "blue".
+pub fn dominant_channel(rgb: [f32; 3]) -> &'static str {
+    let names = ["red", "green", "blue"];
+    let mut best = 0;
+    for c in 1..3 {
+        if rgb[c] > rgb[best] {
+            best = c;
+        }
+    }
+    names[best]
+}
+
 /// Mean RGB of image `i` (3-channel images).
 pub fn mean_rgb(images: &Images, i: usize) -> [f32; 3] {
     let hw = images.height * images.width;
@@ -170,6 +182,12 @@ mod tests {
             imgs.push(&v);
         }
         imgs
+    }
+
+    #[test]
+    fn purple_is_blue_dominant() {
+        assert_eq!(dominant_channel([0.5, 0.1, 0.9]), "blue");
+        assert_eq!(dominant_channel([0.2, 0.8, 0.3]), "green");
     }
 
     #[test]

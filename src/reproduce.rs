@@ -13,17 +13,19 @@ use std::time::Instant;
 
 use std::path::Path;
 
-use crate::analysis::{self, ClusterSettings, RunInput};
+use crate::analysis::{self, CausalInput, ClusterCount, ClusterSettings, RunInput};
 use crate::atomic::{self, StagedDir};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
 use crate::kmeans::KMeansParams;
+use crate::metrics::Probabilities;
 use crate::nn::ComputeDevice;
+use crate::nn::classifier::Classifier;
 use crate::nn::classifier::{self, ClassifierConfig, TrainParams};
-use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
-use crate::probes::{ProbeFamily, ProbeSpec};
+use crate::nn::vae::{self, LatentMode, Vae, VaeConfig, VaeTrainParams, VaeTraining};
+use crate::probes::{ProbeFamily, ProbeSource, ProbeSpec};
 use crate::progress::Progress;
-use crate::report::{self, ReproduceResults, Timings, TrialResult};
+use crate::report::{self, MethodScore, ReproduceResults, RunResult, Timings, TrialResult};
 use crate::seed::{self, Stream};
 
 /// Validated settings of `spurion reproduce`. Field names match the command-line flags.
@@ -40,8 +42,8 @@ pub struct ReproduceConfig {
     /// Latent dimensions to sweep.
     pub dims: Vec<usize>,
     pub trials: usize,
-    /// Clusters per class.
-    pub k: usize,
+    /// Clusters per class: a number, or chosen per class by held-out ACP.
+    pub k: ClusterCount,
     pub seed: u64,
     /// Number of solid-colour probes per trial.
     pub probes: usize,
@@ -54,8 +56,19 @@ pub struct ReproduceConfig {
     /// VAE thumbnail side.
     pub vae_size: usize,
     pub vae_hidden: usize,
+    /// Guide the VAE with the classifier's probabilities (see `nn::vae`); false: the paper's
+    /// plain VAE.
+    pub vae_guided: bool,
+    /// Also run the paper's whole method (a plain VAE, sampled latents, k = 1, p^2) on the
+    /// same probes, for comparison.
+    pub paper_baseline: bool,
     /// Images per inference batch.
     pub batch_size: usize,
+    /// Trials run at the same time (default: the machine's cores). Results do not depend on it.
+    #[serde(skip)]
+    pub threads: usize,
+    /// Permutations of each cluster's significance test (0: none).
+    pub permutations: usize,
     pub device: ComputeDevice,
     /// Output folder.
     pub out: PathBuf,
@@ -70,7 +83,7 @@ impl Default for ReproduceConfig {
             colors: plant::default_colors(2),
             dims: vec![2, 3, 5, 10],
             trials: 5,
-            k: 1,
+            k: ClusterCount::Fixed(1),
             seed: 0,
             probes: 10_000,
             latent: LatentMode::Mean,
@@ -82,9 +95,13 @@ impl Default for ReproduceConfig {
                 learning_rate: 1e-3,
             },
             vae: VaeTrainParams::default(),
-            vae_size: 16,
+            vae_size: 8,
             vae_hidden: 128,
+            vae_guided: true,
+            paper_baseline: true,
             batch_size: 1024,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            permutations: 1000,
             device: ComputeDevice::Cpu,
             out: PathBuf::from("spurion-out"),
         }
@@ -103,6 +120,30 @@ fn positive_f(param: &'static str, v: f64) -> Result<()> {
         return Err(Error::param(
             param,
             format!("expected a positive number, got {v}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `--k`: at least 1, at most the number of probes.
+pub fn check_k(k: ClusterCount, probes: usize) -> Result<()> {
+    let v = match k {
+        ClusterCount::Fixed(v) => v,
+        ClusterCount::Auto { max } => max,
+    };
+    if v == 0 {
+        return Err(Error::param(
+            "k",
+            "expected 'auto' or a positive integer, got 0",
+        ));
+    }
+    if k.min() > probes {
+        return Err(Error::param(
+            "k",
+            format!(
+                "k = {} is larger than the number of probes ({probes})",
+                k.min()
+            ),
         ));
     }
     Ok(())
@@ -146,17 +187,7 @@ impl ReproduceConfig {
             ));
         }
         positive("trials", self.trials)?;
-        positive("k", self.k)?;
-        positive("probes", self.probes)?;
-        if self.k > self.probes {
-            return Err(Error::param(
-                "k",
-                format!(
-                    "k = {} is larger than the number of probes ({})",
-                    self.k, self.probes
-                ),
-            ));
-        }
+        check_k(self.k, self.probes)?;
         if !self.weight_exponent.is_finite() || self.weight_exponent < 0.0 {
             return Err(Error::param(
                 "weight-exponent",
@@ -178,33 +209,48 @@ impl ReproduceConfig {
     }
 }
 
-fn run_trial(
+/// One trial's classifier and probes: everything that does not depend on the latent dim.
+pub struct TrialSetup {
+    pub trial: usize,
+    pub classifier: Classifier,
+    pub classifier_config: ClassifierConfig,
+    pub colored_accuracy: f64,
+    pub monochrome_accuracy: f64,
+    pub swapped_accuracy: f64,
+    /// Held-out digits (single channel) with their labels, for causal checks.
+    pub validation: LabeledImages,
+    pub probes: ProbeSpec,
+    pub probs: Probabilities,
+    /// The probes as flattened VAE thumbnails.
+    pub thumbnails: Vec<f32>,
+}
+
+/// Splits the data, trains the classifier on coloured digits, measures it, and runs the
+/// trial's probes through it.
+pub fn prepare_trial(
     config: &ReproduceConfig,
-    out: &Path,
     base: &LabeledImages,
     trial: usize,
     progress: &Progress,
     timings: &mut Timings,
-) -> Result<TrialResult> {
+) -> Result<TrialSetup> {
     let device = config.device.device()?;
     let t = trial as u64;
     let started = Instant::now();
     let (train, val) = base.split(0.8, &mut seed::rng(config.seed, Stream::DataSplit, &[t]));
-    let train_rgb = plant::colorize(&train.images, &train.labels, &config.colors);
+    let train_set = LabeledImages {
+        images: plant::colorize(&train.images, &train.labels, &config.colors),
+        labels: train.labels.clone(),
+        class_names: base.class_names.clone(),
+    };
     let val_rgb = plant::colorize(&val.images, &val.labels, &config.colors);
     let val_mono = plant::monochrome(&val.images);
     // Each class in the next class's colour: colour and shape now disagree.
     let mut swapped_colors = config.colors.clone();
     swapped_colors.rotate_left(1);
     let val_swapped = plant::colorize(&val.images, &val.labels, &swapped_colors);
-    let train_set = LabeledImages {
-        images: train_rgb,
-        labels: train.labels.clone(),
-        class_names: base.class_names.clone(),
-    };
     timings.data += started.elapsed().as_secs_f64();
 
-    // Classifier.
     let started = Instant::now();
     let cconf = ClassifierConfig::new(
         3,
@@ -231,24 +277,15 @@ fn run_trial(
         },
     )?;
     bar.finish_and_clear();
-    let colored = classifier::predict(&model, &cconf, &val_rgb, config.batch_size, &device)?;
-    let mono = classifier::predict(&model, &cconf, &val_mono, config.batch_size, &device)?;
-    let colored_accuracy = classifier::accuracy(&colored, &val.labels);
-    let monochrome_accuracy = classifier::accuracy(&mono, &val.labels);
-    let swapped = classifier::predict(&model, &cconf, &val_swapped, config.batch_size, &device)?;
-    let swapped_accuracy = classifier::accuracy(&swapped, &val.labels);
-    let trial_dir = format!("trial-{trial}");
-    let classifier_weights = format!("{trial_dir}/classifier.safetensors");
-    let classifier_config = format!("{trial_dir}/classifier.json");
-    crate::nn::save_weights(
-        &model,
-        &out.join(&classifier_weights),
-        &[("spurion", "classifier")],
-    )?;
-    atomic::write_json(&out.join(&classifier_config), &cconf)?;
+    let accuracy = |images: &data::Images| -> Result<f64> {
+        let p = classifier::predict(&model, &cconf, images, config.batch_size, &device)?;
+        Ok(classifier::accuracy(&p, &val.labels))
+    };
+    let colored_accuracy = accuracy(&val_rgb)?;
+    let monochrome_accuracy = accuracy(&val_mono)?;
+    let swapped_accuracy = accuracy(&val_swapped)?;
     timings.classifier += started.elapsed().as_secs_f64();
 
-    // Probes through the classifier.
     let started = Instant::now();
     let spec = ProbeSpec {
         family: ProbeFamily::Solid,
@@ -259,111 +296,285 @@ fn run_trial(
     };
     let probe_images = spec.generate();
     let probs = classifier::predict(&model, &cconf, &probe_images, config.batch_size, &device)?;
-    let x = vae::thumbnails(&probe_images, config.vae_size);
-    drop(probe_images);
+    let thumbnails = vae::thumbnails(&probe_images, config.vae_size);
     timings.probes += started.elapsed().as_secs_f64();
-
-    let kmeans = KMeansParams {
-        k: config.k,
-        restarts: config.kmeans_restarts,
-        ..KMeansParams::default()
-    };
-    let mut runs = Vec::new();
-    for &dim in &config.dims {
-        let started = Instant::now();
-        let vconf = VaeConfig {
-            channels: 3,
-            size: config.vae_size,
-            latent_dim: dim,
-            hidden: config.vae_hidden,
-        };
-        let bar = progress.bar(
-            vae::epoch_estimate(&config.vae, config.probes),
-            format!("trial {trial}: VAE dim {dim}"),
-        );
-        let mut rng = seed::rng(config.seed, Stream::VaeTraining, &[t, dim as u64]);
-        let (model, vae_training) = vae::train(
-            &vconf,
-            &x,
-            &config.vae,
-            &device,
-            seed::derive(config.seed, Stream::VaeInit, &[t, dim as u64]),
-            &mut rng,
-            |_, loss| {
-                bar.set_message(format!("-ELBO {loss:.2}"));
-                bar.inc(1);
-            },
-        )?;
-        bar.finish_and_clear();
-        let mut rng = seed::rng(config.seed, Stream::LatentSample, &[t, dim as u64]);
-        let latents = vae::encode(
-            &model,
-            &vconf,
-            &x,
-            config.latent,
-            config.batch_size,
-            &device,
-            &mut rng,
-        )?;
-        timings.vae += started.elapsed().as_secs_f64();
-
-        let started = Instant::now();
-        let clustering = analysis::cluster_and_score(
-            &latents,
-            dim,
-            &probs,
-            &base.class_names,
-            &ClusterSettings {
-                kmeans: &kmeans,
-                weight_exponent: config.weight_exponent,
-                seed: config.seed,
-                seed_path: &[t, dim as u64],
-            },
-        )?;
-        timings.clustering += started.elapsed().as_secs_f64();
-        let s = &clustering.score;
-        progress.println(format!(
-            "trial {trial} dim {dim}: ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
-            100.0 * s.acp,
-            100.0 * s.chance,
-            100.0 * s.ceiling
-        ));
-        let started = Instant::now();
-        let probe_images = |ids: &[usize]| -> Result<data::Images> {
-            let mut imgs = data::Images::empty(3, spec.height, spec.width);
-            for &i in ids {
-                imgs.push(&spec.probe(i));
-            }
-            Ok(imgs)
-        };
-        runs.push(analysis::write_run(&RunInput {
-            root: out,
-            rel: format!("{trial_dir}/dim-{dim}"),
-            label: format!("trial {trial}, latent dim {dim}"),
-            class_names: &base.class_names,
-            probs: &probs,
-            latents: &latents,
-            dim,
-            clustering: &clustering,
-            weight_exponent: config.weight_exponent,
-            vae: &model,
-            vae_config: &vconf,
-            vae_training,
-            device: &device,
-            probe_images: &probe_images,
-        })?);
-        timings.report += started.elapsed().as_secs_f64();
-    }
-    Ok(TrialResult {
+    Ok(TrialSetup {
         trial,
+        classifier: model,
+        classifier_config: cconf,
         colored_accuracy,
         monochrome_accuracy,
         swapped_accuracy,
-        classifier_weights,
-        classifier_config,
-        probe_mean_probability: (0..probs.classes).map(|c| probs.mean(c)).collect(),
-        runs,
+        validation: val,
+        probes: spec,
+        probs,
+        thumbnails,
     })
+}
+
+/// A trained VAE and the probes' latents in its space.
+pub struct LatentSpace {
+    pub dim: usize,
+    pub vae: Vae,
+    pub config: VaeConfig,
+    pub training: VaeTraining,
+    /// Encoder means, `probes x dim`.
+    pub means: Vec<f32>,
+    /// One draw `mu + sigma * eps` per probe (the paper's latents).
+    pub samples: Vec<f32>,
+}
+
+impl LatentSpace {
+    pub fn latents(&self, mode: LatentMode) -> &[f32] {
+        match mode {
+            LatentMode::Mean => &self.means,
+            LatentMode::Sample => &self.samples,
+        }
+    }
+}
+
+/// Trains the VAE of (trial, dim) on the trial's probes and encodes them: guided by the
+/// classifier's probabilities, or plain as in the paper.
+pub fn fit_vae(
+    config: &ReproduceConfig,
+    setup: &TrialSetup,
+    dim: usize,
+    guided: bool,
+    progress: &Progress,
+) -> Result<LatentSpace> {
+    let device = config.device.device()?;
+    let path = [setup.trial as u64, dim as u64, guided as u64];
+    let vconf = VaeConfig {
+        channels: 3,
+        size: config.vae_size,
+        latent_dim: dim,
+        hidden: config.vae_hidden,
+        guide_classes: if guided { setup.probs.classes } else { 0 },
+    };
+    let bar = progress.bar(
+        vae::epoch_estimate(&config.vae, config.probes),
+        format!(
+            "trial {}: {} VAE dim {dim}",
+            setup.trial,
+            if guided { "guided" } else { "plain" }
+        ),
+    );
+    let (model, training) = vae::train(
+        &vconf,
+        &setup.thumbnails,
+        guided.then_some(setup.probs.values.as_slice()),
+        &config.vae,
+        &device,
+        seed::derive(config.seed, Stream::VaeInit, &path),
+        &mut seed::rng(config.seed, Stream::VaeTraining, &path),
+        |_, loss| {
+            bar.set_message(format!("-ELBO {loss:.2}"));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+    let mut rng = seed::rng(config.seed, Stream::LatentSample, &path);
+    let x = &setup.thumbnails;
+    let means = vae::encode(
+        &model,
+        &vconf,
+        x,
+        LatentMode::Mean,
+        config.batch_size,
+        &device,
+        &mut rng,
+    )?;
+    let samples = vae::encode(
+        &model,
+        &vconf,
+        x,
+        LatentMode::Sample,
+        config.batch_size,
+        &device,
+        &mut rng,
+    )?;
+    Ok(LatentSpace {
+        dim,
+        vae: model,
+        config: vconf,
+        training,
+        means,
+        samples,
+    })
+}
+
+/// Saves a trial's classifier; returns the paths of its weights and config.
+fn save_classifier(out: &Path, setup: &TrialSetup) -> Result<(String, String)> {
+    let trial_dir = format!("trial-{}", setup.trial);
+    let weights = format!("{trial_dir}/classifier.safetensors");
+    let config = format!("{trial_dir}/classifier.json");
+    crate::nn::save_weights(
+        &setup.classifier,
+        &out.join(&weights),
+        &[("spurion", "classifier")],
+    )?;
+    atomic::write_json(&out.join(&config), &setup.classifier_config)?;
+    Ok((weights, config))
+}
+
+/// One (trial, latent dim): the VAE(s), the clustering, the scores and the run's files.
+fn run_dim(
+    config: &ReproduceConfig,
+    out: &Path,
+    setup: &TrialSetup,
+    dim: usize,
+    progress: &Progress,
+    timings: &mut Timings,
+) -> Result<RunResult> {
+    let device = config.device.device()?;
+    let trial = setup.trial;
+    let t = trial as u64;
+    let trial_dir = format!("trial-{trial}");
+    let class_names = &setup.classifier_config.class_names;
+    let kmeans = KMeansParams {
+        restarts: config.kmeans_restarts,
+        ..KMeansParams::default()
+    };
+    let probs = &setup.probs;
+    let held_out = plant::monochrome(&setup.validation.images);
+    let started = Instant::now();
+    let space = fit_vae(config, setup, dim, config.vae_guided, progress)?;
+    // The paper's whole method: a plain VAE, sampled latents, one cluster per class, p^2.
+    let paper_space = if config.paper_baseline {
+        Some(fit_vae(config, setup, dim, false, progress)?)
+    } else {
+        None
+    };
+    timings.vae += started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let latents = space.latents(config.latent);
+    let classes = class_names.len();
+    let template = ClusterSettings {
+        kmeans: &kmeans,
+        ks: &vec![1; classes],
+        weight_exponent: config.weight_exponent,
+        seed: config.seed,
+        seed_path: &[t, dim as u64],
+    };
+    let ks = config
+        .k
+        .resolve(latents, dim, probs, class_names, &template)?;
+    let clustering = analysis::cluster_and_score(
+        latents,
+        dim,
+        probs,
+        class_names,
+        &ClusterSettings {
+            ks: &ks,
+            ..template
+        },
+    )?;
+    let paper = match &paper_space {
+        Some(ps) => Some(
+            analysis::cluster_and_score(
+                &ps.samples,
+                dim,
+                probs,
+                class_names,
+                &ClusterSettings {
+                    weight_exponent: 2.0,
+                    ..template
+                },
+            )?
+            .score,
+        ),
+        None => None,
+    };
+    timings.clustering += started.elapsed().as_secs_f64();
+    let s = &clustering.score;
+    progress.println(format!(
+        "trial {trial} dim {dim}: ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
+        100.0 * s.acp,
+        100.0 * s.chance,
+        100.0 * s.ceiling
+    ));
+    let started = Instant::now();
+    let spec = &setup.probes;
+    let probe_images = |ids: &[usize]| ProbeSource::Generated(spec.clone()).get(ids);
+    let predict = |imgs: &data::Images| {
+        classifier::predict(
+            &setup.classifier,
+            &setup.classifier_config,
+            imgs,
+            config.batch_size,
+            &device,
+        )
+    };
+    let causal = CausalInput {
+        images: &held_out,
+        description: "held-out monochrome digits".to_string(),
+        predict: &predict,
+    };
+    let mut run = analysis::write_run(&RunInput {
+        root: out,
+        rel: format!("{trial_dir}/dim-{dim}"),
+        label: format!("trial {trial}, latent dim {dim}"),
+        class_names,
+        probs,
+        latents,
+        dim,
+        clustering: &clustering,
+        weight_exponent: config.weight_exponent,
+        vae: &space.vae,
+        vae_config: &space.config,
+        vae_training: space.training.clone(),
+        device: &device,
+        probe_images: &probe_images,
+        permutations: config.permutations,
+        seed: config.seed,
+        seed_path: &[t, dim as u64],
+        causal: Some(&causal),
+    })?;
+    run.paper_method = paper.as_ref().map(MethodScore::from);
+    timings.report += started.elapsed().as_secs_f64();
+    Ok(run)
+}
+
+/// Runs `f(0..n)` on `workers` threads; results in index order, or the first error.
+fn parallel_map<T: Send>(
+    n: usize,
+    workers: usize,
+    f: impl Fn(usize) -> Result<T> + Sync,
+) -> Result<Vec<T>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, T)>> = Mutex::new(Vec::with_capacity(n));
+    let failed: Mutex<Option<Error>> = Mutex::new(None);
+    let lock_failed = || failed.lock().unwrap_or_else(|e| e.into_inner());
+    std::thread::scope(|scope| {
+        for _ in 0..workers.clamp(1, n.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= n || lock_failed().is_some() {
+                        break;
+                    }
+                    match f(i) {
+                        Ok(v) => results
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((i, v)),
+                        Err(e) => {
+                            lock_failed().get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    Ok(results.into_iter().map(|(_, v)| v).collect())
 }
 
 /// Runs the whole sweep and writes the report into `config.out`: results.json,
@@ -376,17 +587,56 @@ pub fn run(config: &ReproduceConfig, progress: &Progress) -> Result<ReproduceRes
     let base = data::load_idx_classes(&config.data, &config.classes, config.transpose)?;
     let staged = StagedDir::create(&config.out)?;
     timings.data += started.elapsed().as_secs_f64();
-    let mut trials = Vec::with_capacity(config.trials);
-    for trial in 0..config.trials {
-        trials.push(run_trial(
+    // Trials, and the latent dims within them, are independent (each derives its own seeds),
+    // so they run side by side: the backend keeps about one core busy per network on these
+    // small layers. Work is split into trial set-ups, then (trial, dim) jobs.
+    let timing = std::sync::Mutex::new(Timings::default());
+    let add = |t: &Timings| timing.lock().unwrap_or_else(|e| e.into_inner()).add(t);
+    let out = staged.path();
+    let setups = parallel_map(config.trials, config.threads, |trial| {
+        let mut t = Timings::default();
+        let setup = prepare_trial(config, &base, trial, progress, &mut t)?;
+        add(&t);
+        Ok(setup)
+    })?;
+    let files = setups
+        .iter()
+        .map(|s| save_classifier(out, s))
+        .collect::<Result<Vec<_>>>()?;
+    let dims = config.dims.len();
+    let mut runs = parallel_map(config.trials * dims, config.threads, |job| {
+        let mut t = Timings::default();
+        let run = run_dim(
             config,
-            staged.path(),
-            &base,
-            trial,
+            out,
+            &setups[job / dims],
+            config.dims[job % dims],
             progress,
-            &mut timings,
-        )?);
-    }
+            &mut t,
+        )?;
+        add(&t);
+        Ok(run)
+    })?
+    .into_iter();
+    let trials: Vec<TrialResult> = setups
+        .iter()
+        .zip(files)
+        .map(
+            |(setup, (classifier_weights, classifier_config))| TrialResult {
+                trial: setup.trial,
+                colored_accuracy: setup.colored_accuracy,
+                monochrome_accuracy: setup.monochrome_accuracy,
+                swapped_accuracy: setup.swapped_accuracy,
+                classifier_weights,
+                classifier_config,
+                probe_mean_probability: (0..setup.probs.classes)
+                    .map(|c| setup.probs.mean(c))
+                    .collect(),
+                runs: runs.by_ref().take(dims).collect(),
+            },
+        )
+        .collect();
+    timings.add(&timing.into_inner().unwrap_or_else(|e| e.into_inner()));
     timings.total = started.elapsed().as_secs_f64();
     let results = ReproduceResults {
         spurion_version: env!("CARGO_PKG_VERSION").to_string(),

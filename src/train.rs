@@ -79,6 +79,49 @@ pub struct TrainSummary {
     /// shortcut, not the content, decides. Absent when nothing was planted.
     pub swapped_accuracy: Option<f64>,
     pub seed: u64,
+    /// `--size`, if given (to rebuild the validation split).
+    #[serde(default)]
+    pub size: Option<usize>,
+}
+
+/// Loads labelled data: an IDX pair (keeping `classes`, default all) or an ImageFolder
+/// (resized to `size`, default 32).
+pub fn load_labeled(
+    path: &std::path::Path,
+    classes: Option<&[u8]>,
+    size: Option<usize>,
+    transpose: idx::Transpose,
+) -> Result<LabeledImages> {
+    let config = TrainConfig {
+        data: path.to_path_buf(),
+        transpose,
+        classes: classes.map(|c| c.to_vec()),
+        size,
+        plant: plant::Plant::None,
+        colors: None,
+        train: TrainParams {
+            epochs: 1,
+            batch_size: 1,
+            learning_rate: 1.0,
+        },
+        seed: 0,
+        device: ComputeDevice::Cpu,
+        out: PathBuf::new(),
+    };
+    load(&config)
+}
+
+/// The validation images of a checkpoint trained by `spurion train`, unaltered (nothing
+/// planted), from the data and seed recorded in its training.json. None when the checkpoint
+/// has no training.json or its data is not where it was.
+pub fn held_out_images(model_dir: &std::path::Path) -> Option<LabeledImages> {
+    let text = std::fs::read(model_dir.join("training.json")).ok()?;
+    let s: TrainSummary = serde_json::from_slice(&text).ok()?;
+    let classes: Option<Vec<u8>> = s.class_names.iter().map(|c| c.parse().ok()).collect();
+    let data = std::path::Path::new(&s.data);
+    let set = load_labeled(data, classes.as_deref(), s.size, idx::Transpose::Auto).ok()?;
+    let (_, val) = set.split(0.8, &mut seed::rng(s.seed, Stream::DataSplit, &[]));
+    Some(val)
 }
 
 /// Loads the labelled data `config.data` points at.
@@ -182,7 +225,10 @@ pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
     };
 
     let summary = TrainSummary {
-        data: config.data.display().to_string(),
+        data: std::fs::canonicalize(&config.data)
+            .unwrap_or_else(|_| config.data.clone())
+            .display()
+            .to_string(),
         class_names: set.class_names.clone(),
         plant: config.plant,
         colors,
@@ -192,6 +238,7 @@ pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
         clean_accuracy,
         swapped_accuracy,
         seed: config.seed,
+        size: config.size,
     };
     let dir = staged.path();
     crate::nn::save_weights(

@@ -132,6 +132,19 @@ fn planted_colours_are_found_with_solid_probes() {
         );
     }
     assert!(r["run"]["acp"].as_f64().unwrap() > r["run"]["chance"].as_f64().unwrap());
+    for (class, color) in [(0, "green"), (1, "blue"), (2, "red")] {
+        let cl = &r["run"]["clusters"][class];
+        // The cluster in words: its probes are mostly the planted colour.
+        assert_eq!(cl["description"]["color"], color, "{cl}");
+        // Significant against shuffled probabilities.
+        assert_eq!(cl["significant"], true, "{cl}");
+        // Causal check on the model's own clean validation digits: blending the prototype in
+        // flips predictions to its class far more often than blending in grey.
+        let causal = &cl["causal"];
+        let flip = causal["flip_rate"][1].as_f64().unwrap();
+        let grey = causal["grey_flip_rate"][1].as_f64().unwrap();
+        assert!(flip > 0.5 && flip > grey + 0.3, "class {class}: {causal}");
+    }
     let html = std::fs::read_to_string(d.join("audit/report.html")).unwrap();
     assert_eq!(html.matches("is driven by probes like").count(), 3);
 }

@@ -53,6 +53,18 @@ fn tiny_reproduce_finds_the_colour_shortcut_and_is_deterministic() {
             );
             assert!(r.ceiling >= r.chance);
             assert_eq!(r.clusters.len(), 2);
+            // Prototypes decode to the planted colours, and the paper's method ran beside.
+            assert_eq!(
+                r.clusters[0].description.prototype_channel, "green",
+                "{r:?}"
+            );
+            assert_eq!(r.clusters[1].description.prototype_channel, "blue", "{r:?}");
+            assert!(r.paper_method.is_some());
+            assert!(
+                r.clusters
+                    .iter()
+                    .all(|c| c.p_value.is_some() && c.causal.is_some())
+            );
             assert_eq!(r.clusters[0].centroid.len(), r.latent_dim);
         }
     }

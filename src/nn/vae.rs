@@ -28,6 +28,9 @@ pub struct VaeConfig {
     pub size: usize,
     pub latent_dim: usize,
     pub hidden: usize,
+    /// Classes of the guide head (0: a plain VAE). See [`Vae::guide`].
+    #[serde(default)]
+    pub guide_classes: usize,
 }
 
 impl VaeConfig {
@@ -47,6 +50,10 @@ pub struct Vae {
     dec1: Linear,
     dec2: Linear,
     dec_out: Linear,
+    /// Guide head: a linear map from the latent to the classifier's logits. Trained to predict
+    /// the classifier's probabilities from `z`, it makes the classes linearly separable in the
+    /// latent space, which is what nearest-centroid (Voronoi) clusters need.
+    guide: Option<Linear>,
 }
 
 impl Vae {
@@ -60,6 +67,8 @@ impl Vae {
             dec1: LinearConfig::new(z, h).init(device),
             dec2: LinearConfig::new(h, h).init(device),
             dec_out: LinearConfig::new(h, d).init(device),
+            guide: (config.guide_classes > 0)
+                .then(|| LinearConfig::new(z, config.guide_classes).init(device)),
         }
     }
 
@@ -76,17 +85,35 @@ impl Vae {
     }
 }
 
-/// Negative ELBO per probe, split into its two terms.
+/// Negative ELBO per probe, split into its two terms, and the guide's loss.
 pub struct ElboTerms {
     pub reconstruction: Tensor<1>,
     pub kl: Tensor<1>,
+    /// Cross-entropy of the guide head against the classifier's probabilities (per probe,
+    /// summed over classes); None for a plain VAE or without targets.
+    pub guide: Option<Tensor<1>>,
 }
 
-/// Loss terms for a batch `x` with reparameterisation noise `eps` (`[B, latent_dim]`).
-pub fn elbo_terms(model: &Vae, x: Tensor<2>, eps: Tensor<2>) -> ElboTerms {
+/// Loss terms for a batch `x` with reparameterisation noise `eps` (`[B, latent_dim]`) and,
+/// for a guided VAE, the classifier's probabilities `targets` (`[B, classes]`).
+pub fn elbo_terms(
+    model: &Vae,
+    x: Tensor<2>,
+    eps: Tensor<2>,
+    targets: Option<Tensor<2>>,
+) -> ElboTerms {
     let batch = x.dims()[0] as f64;
     let (mu, log_var) = model.encode(x.clone());
     let z = mu.clone() + (log_var.clone() * 0.5).exp() * eps;
+    let guide = match (&model.guide, targets) {
+        (Some(head), Some(p)) => {
+            let g = head.forward(z.clone());
+            let ce =
+                log_sigmoid(g.clone()) * p.clone() + log_sigmoid(g.neg()) * p.neg().add_scalar(1.0);
+            Some(ce.sum().neg() / batch)
+        }
+        _ => None,
+    };
     let logits = model.decode(z);
     // Bernoulli cross-entropy with continuous targets in [0, 1].
     let rec = log_sigmoid(logits.clone()) * x.clone()
@@ -94,7 +121,11 @@ pub fn elbo_terms(model: &Vae, x: Tensor<2>, eps: Tensor<2>) -> ElboTerms {
     let reconstruction = rec.sum().neg() / batch;
     let kl = (log_var.clone().add_scalar(1.0) - mu.powi_scalar(2) - log_var.exp()).sum()
         * (-0.5 / batch);
-    ElboTerms { reconstruction, kl }
+    ElboTerms {
+        reconstruction,
+        kl,
+        guide,
+    }
 }
 
 /// Flattened thumbnails: `[count, channels * size * size]` values, row-major.
@@ -127,20 +158,24 @@ pub struct VaeTrainParams {
     pub learning_rate: f64,
     /// Weight of the KL term once warmed up (1: the ELBO; below 1: a beta-VAE).
     pub kl_weight: f64,
+    /// Weight of the guide head's loss (a guided VAE; ignored for a plain one).
+    #[serde(default)]
+    pub guide_weight: f64,
 }
 
 impl Default for VaeTrainParams {
     fn default() -> Self {
         VaeTrainParams {
             max_epochs: 200,
-            min_steps: 1000,
-            max_steps: 4000,
+            min_steps: 800,
+            max_steps: 2000,
             kl_warmup_steps: 300,
             patience_steps: 300,
             validation_fraction: 0.1,
             batch_size: 128,
             learning_rate: 1e-3,
             kl_weight: 1.0,
+            guide_weight: 50.0,
         }
     }
 }
@@ -181,17 +216,18 @@ fn batch_matrix(x: &[f32], rows: &[usize], d: usize, device: &Device) -> Tensor<
     matrix(v, rows.len(), d, device)
 }
 
-/// Mean negative ELBO per probe over `rows` (no gradients).
+/// Mean negative ELBO and guide loss per probe over `rows` (no gradients).
 fn evaluate(
     model: &Vae,
     config: &VaeConfig,
     x: &[f32],
+    targets: Option<&[f32]>,
     rows: &[usize],
     device: &Device,
     rng: &mut Rng,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     let d = config.input_len();
-    let mut total = 0.0;
+    let (mut elbo, mut guide) = (0.0, 0.0);
     for chunk in rows.chunks(1024) {
         let xb = batch_matrix(x, chunk, d, device);
         let eps = matrix(
@@ -200,17 +236,25 @@ fn evaluate(
             config.latent_dim,
             device,
         );
-        let t = elbo_terms(model, xb, eps);
-        total += super::scalar(t.reconstruction + t.kl)? * chunk.len() as f64;
+        let tb = targets.map(|t| batch_matrix(t, chunk, config.guide_classes, device));
+        let t = elbo_terms(model, xb, eps, tb);
+        elbo += super::scalar(t.reconstruction + t.kl)? * chunk.len() as f64;
+        if let Some(g) = t.guide {
+            guide += super::scalar(g)? * chunk.len() as f64;
+        }
     }
-    Ok(total / rows.len().max(1) as f64)
+    let n = rows.len().max(1) as f64;
+    Ok((elbo / n, guide / n))
 }
 
-/// Trains a VAE on flattened thumbnails `x` (`count x input_len`). `on_epoch` receives the
-/// epoch index and its loss (held-out when available).
+/// Trains a VAE on flattened thumbnails `x` (`count x input_len`); a guided VAE also on the
+/// classifier's probabilities `targets` (`count x guide_classes`). `on_epoch` receives the
+/// epoch index and its negative ELBO (held-out when available).
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &VaeConfig,
     x: &[f32],
+    targets: Option<&[f32]>,
     params: &VaeTrainParams,
     device: &Device,
     init_seed: u64,
@@ -229,7 +273,7 @@ pub fn train(
     let val: Vec<usize> = order[..n_val].to_vec();
     let mut train_rows: Vec<usize> = order[n_val..].to_vec();
     let mut steps = 0usize;
-    let mut best: Option<(f64, Vae)> = None;
+    let mut best: Option<(f64, f64, Vae)> = None;
     let mut best_step = 0usize;
     let mut early_stopped = false;
     let mut epochs = 0;
@@ -248,14 +292,20 @@ pub fn train(
                 config.latent_dim,
                 &ad,
             );
-            let terms = elbo_terms(&model, xb, eps);
+            let tb = targets
+                .filter(|_| config.guide_classes > 0)
+                .map(|t| batch_matrix(t, batch, config.guide_classes, &ad));
+            let terms = elbo_terms(&model, xb, eps, tb);
             let beta = params.kl_weight
                 * if params.kl_warmup_steps == 0 {
                     1.0
                 } else {
                     ((steps + 1) as f64 / params.kl_warmup_steps as f64).min(1.0)
                 };
-            let loss = terms.reconstruction.clone() + terms.kl.clone() * beta;
+            let mut loss = terms.reconstruction.clone() + terms.kl.clone() * beta;
+            if let Some(g) = terms.guide {
+                loss = loss + g * params.guide_weight;
+            }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             total += super::scalar(terms.reconstruction + terms.kl)? * batch.len() as f64;
             model = optim.step(params.learning_rate, model, grads);
@@ -271,11 +321,14 @@ pub fn train(
             continue;
         }
         let valid = model.valid();
-        let loss = evaluate(&valid, config, x, &val, device, rng)?;
-        on_epoch(epochs - 1, loss);
+        let targets = targets.filter(|_| config.guide_classes > 0);
+        let (elbo, guide) = evaluate(&valid, config, x, targets, &val, device, rng)?;
+        on_epoch(epochs - 1, elbo);
+        // Model selection on the training objective; the ELBO alone is what gets reported.
+        let loss = elbo + params.guide_weight * guide;
         let warm = steps >= params.kl_warmup_steps;
         if warm && best.as_ref().is_none_or(|b| loss < b.0 - 1e-4 * b.0.abs()) {
-            best = Some((loss, valid));
+            best = Some((loss, elbo, valid));
             best_step = steps;
         }
         if params.patience_steps > 0
@@ -288,7 +341,7 @@ pub fn train(
         }
     }
     let (model, loss) = match best {
-        Some((loss, m)) => (m, loss),
+        Some((_, elbo, m)) => (m, elbo),
         None => (model.valid(), last_train),
     };
     Ok((

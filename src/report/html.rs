@@ -71,13 +71,13 @@ fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Resul
     let _ = writeln!(
         s,
         "<table><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>8 probes nearest the centroid</th>\
-         <th>probes</th><th>mean p(class)</th><th>chance</th><th>share of p² weight</th><th class=l>in words</th></tr>"
+         <th>probes</th><th>mean p(class)</th><th>chance</th><th>p-value</th><th>share of p² weight</th><th class=l>causal check: predictions flipped to the class at blend 25/50/75% (grey control)</th><th class=l>in words</th></tr>"
     );
     for c in clusters {
         let name = escape(&c.class_name);
         let _ = writeln!(
             s,
-            "<tr><td class=l>{name}</td><td>{}</td><td>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td></tr>",
+            "<tr><td class=l>{name}</td><td>{}</td><td>{}</td><td class=l>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=l>{}</td><td class=l>{}</td></tr>",
             c.index + 1,
             img(
                 dir,
@@ -96,7 +96,28 @@ fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Resul
                 .map(pct)
                 .unwrap_or_else(|| "empty".into()),
             pct(c.chance),
+            match c.p_value {
+                Some(p) if c.significant => format!("{p:.3}"),
+                Some(p) => format!("{p:.3} <b>not significant</b>"),
+                None => "–".into(),
+            },
             pct(c.weight_share),
+            match &c.causal {
+                Some(k) => escape(&format!(
+                    "{} ({})",
+                    k.flip_rate
+                        .iter()
+                        .map(|&f| format!("{:.0}%", 100.0 * f))
+                        .collect::<Vec<_>>()
+                        .join(" / "),
+                    k.grey_flip_rate
+                        .iter()
+                        .map(|&f| format!("{:.0}%", 100.0 * f))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                )),
+                None => "no held-out images".into(),
+            },
             escape(&c.description.text),
         );
     }
@@ -211,7 +232,8 @@ fn verdict(
     Ok(())
 }
 
-const DEFINITIONS: &str = "<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. Standard deviations are sample standard deviations across trials.</p>";
+const DEFINITIONS: &str = "<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. Standard deviations are sample standard deviations across trials.</p>
+<p><b>p-value</b>: permutation test of a cluster's mean probability: the classifier's probabilities are shuffled across probes (the clusters kept) and the cluster's mean recomputed; the p-value is the share of shuffles that reach the observed mean. Clusters above 0.05 divided by the number of clusters (Bonferroni) are marked <b>not significant</b>. <b>Causal check</b>: the prototype is blended into held-out real images, (1 − a)·image + a·prototype, and the share of images not already predicted as the cluster's class that now are is reported; a uniform grey image blended the same way is the control. A real shortcut flips predictions; a chance cluster does no better than grey.</p>";
 
 /// Renders the report of `spurion reproduce`; images are read from `dir`.
 pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String> {
@@ -248,7 +270,7 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
     let _ = writeln!(s, "<h2>Table 1: the paper beside spurion</h2>");
     let _ = writeln!(
         s,
-        "<table><tr><th>latent dim</th><th>paper ACP</th><th>spurion ACP</th><th>chance</th><th>ceiling</th><th>normalised</th></tr>"
+        "<table><tr><th>latent dim</th><th>paper ACP (Table 1)</th><th>paper's method, our run</th><th>spurion ACP</th><th>chance</th><th>ceiling</th><th>normalised: paper's method</th><th>normalised: spurion</th></tr>"
     );
     for row in &r.summary {
         let paper = r
@@ -259,12 +281,23 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
             .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{paper}</td><td><b>{} ± {}</b></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{paper}</td><td>{}</td><td><b>{} ± {}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             row.latent_dim,
+            match (row.paper_method_acp_mean, row.paper_method_acp_std) {
+                (Some(m), Some(sd)) => format!("{} ± {}", pct(m), pct(sd)),
+                _ => "–".into(),
+            },
             pct(row.acp_mean),
             pct(row.acp_std),
             pct(row.chance_mean),
             pct(row.ceiling_mean),
+            match (
+                row.paper_method_normalized_mean,
+                row.paper_method_normalized_std
+            ) {
+                (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
+                _ => "n/a".into(),
+            },
             match (row.normalized_mean, row.normalized_std) {
                 (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
                 _ => "n/a".into(),
@@ -285,6 +318,21 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
                     .paper
                     .iter()
                     .map(|p| (p.latent_dim, p.acp_mean, p.acp_std))
+                    .collect(),
+            },
+            AcpSeries {
+                name: "paper's method, our run",
+                color: RGBColor(255, 127, 14),
+                points: r
+                    .summary
+                    .iter()
+                    .filter_map(|d| {
+                        Some((
+                            d.latent_dim,
+                            d.paper_method_acp_mean?,
+                            d.paper_method_acp_std?,
+                        ))
+                    })
                     .collect(),
             },
             AcpSeries {

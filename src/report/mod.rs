@@ -69,12 +69,35 @@ pub struct ClusterReport {
     pub centroid: Vec<f32>,
     /// Ids of the probes nearest the centroid, nearest first.
     pub nearest_probes: Vec<usize>,
+    /// Permutation-test p-value of `mean_probability` (probabilities shuffled across probes);
+    /// null for an empty cluster or when no test was run.
+    pub p_value: Option<f64>,
+    /// `p_value` below 0.05 divided by the number of clusters tested (Bonferroni).
+    pub significant: bool,
+    /// Blending the prototype into held-out real images: how often predictions flip to this
+    /// cluster's class. Null when no held-out images were available.
+    pub causal: Option<CausalCheck>,
     /// The cluster in words.
     pub description: ClusterDescription,
     /// The decoded centroid (PNG, path relative to the output folder).
     pub prototype_png: String,
     /// The nearest probes side by side (PNG).
     pub nearest_png: String,
+}
+
+/// The causal check of one cluster: its prototype blended into held-out real images at a few
+/// strengths, `(1 - a) x + a prototype`, and a neutral grey image blended the same way as a
+/// control. A real shortcut flips predictions to the cluster's class; a chance cluster does
+/// no better than grey.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CausalCheck {
+    /// What the held-out images are.
+    pub images: String,
+    pub strengths: Vec<f64>,
+    /// Per strength: share of images not already predicted as the class that now are.
+    pub flip_rate: Vec<f64>,
+    /// The same for a uniform grey (0.5) image.
+    pub grey_flip_rate: Vec<f64>,
 }
 
 /// A cluster in words: what colour its probes mostly are, and where the prototype's structure
@@ -87,6 +110,8 @@ pub struct ClusterDescription {
     pub color_share: f64,
     /// Colour name of the prototype's mean colour.
     pub prototype_color: String,
+    /// The prototype's strongest channel: "red", "green" or "blue".
+    pub prototype_channel: String,
     /// Where the prototype departs most from its median colour (None when uniform).
     pub position: Option<String>,
     /// Stripe angle in degrees from horizontal, when the prototype has clear stripes.
@@ -120,10 +145,35 @@ pub struct RunFiles {
     pub cluster_plot: String,
 }
 
+/// ACP and its references for one way of clustering.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MethodScore {
+    pub acp: f64,
+    pub chance: f64,
+    pub ceiling: f64,
+    pub normalized_acp: Option<f64>,
+}
+
+impl From<&crate::metrics::AcpScore> for MethodScore {
+    fn from(s: &crate::metrics::AcpScore) -> Self {
+        MethodScore {
+            acp: s.acp,
+            chance: s.chance,
+            ceiling: s.ceiling,
+            normalized_acp: s.normalized_acp,
+        }
+    }
+}
+
 /// One VAE (one latent dimension) in one trial.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     pub latent_dim: usize,
+    /// Clusters of each class.
+    pub ks: Vec<usize>,
+    /// The paper's method (sampled latents, one cluster per class, p^2) on the same VAE and
+    /// probes, for comparison (reproduce only).
+    pub paper_method: Option<MethodScore>,
     /// Average cluster probability (see `metrics`): mean over non-empty clusters of the mean
     /// probability of the cluster's class over its probes.
     pub acp: f64,
@@ -173,9 +223,15 @@ pub struct DimSummary {
     /// Mean of the trials' normalised ACP (trials where it is undefined are skipped).
     pub normalized_mean: Option<f64>,
     pub normalized_std: Option<f64>,
+    /// The paper's method on the same VAEs: ACP mean and std, normalised mean and std.
+    pub paper_method_acp_mean: Option<f64>,
+    pub paper_method_acp_std: Option<f64>,
+    pub paper_method_normalized_mean: Option<f64>,
+    pub paper_method_normalized_std: Option<f64>,
 }
 
-/// Wall-clock seconds per stage, summed over trials.
+/// Seconds per stage, summed over trials (trials may run in parallel, so the stages can add
+/// up to more than `total`, the wall-clock time).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timings {
     pub total: f64,
@@ -186,6 +242,18 @@ pub struct Timings {
     pub clustering: f64,
     /// Prototypes, plots and files.
     pub report: f64,
+}
+
+impl Timings {
+    /// Adds another set of stage times (total excepted).
+    pub fn add(&mut self, o: &Timings) {
+        self.data += o.data;
+        self.classifier += o.classifier;
+        self.probes += o.probes;
+        self.vae += o.vae;
+        self.clustering += o.clustering;
+        self.report += o.report;
+    }
 }
 
 /// Everything `spurion reproduce` found.
@@ -226,6 +294,14 @@ pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
             let (acp_mean, acp_std) = mean_std(&col(|r| r.acp));
             let norm: Vec<f64> = runs.iter().filter_map(|r| r.normalized_acp).collect();
             let (nm, ns) = mean_std(&norm);
+            let paper: Vec<&MethodScore> = runs
+                .iter()
+                .filter_map(|r| r.paper_method.as_ref())
+                .collect();
+            let p_acp = mean_std(&paper.iter().map(|p| p.acp).collect::<Vec<_>>());
+            let p_norm: Vec<f64> = paper.iter().filter_map(|p| p.normalized_acp).collect();
+            let p_norm = mean_std(&p_norm);
+            let has_paper = !paper.is_empty();
             DimSummary {
                 latent_dim,
                 acp_mean,
@@ -234,6 +310,10 @@ pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
                 ceiling_mean: mean_std(&col(|r| r.ceiling)).0,
                 normalized_mean: (!norm.is_empty()).then_some(nm),
                 normalized_std: (!norm.is_empty()).then_some(ns),
+                paper_method_acp_mean: has_paper.then_some(p_acp.0),
+                paper_method_acp_std: has_paper.then_some(p_acp.1),
+                paper_method_normalized_mean: has_paper.then_some(p_norm.0),
+                paper_method_normalized_std: has_paper.then_some(p_norm.1),
             }
         })
         .collect()

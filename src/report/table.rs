@@ -3,9 +3,26 @@
 use std::fmt::Write;
 
 use super::{PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults};
+use crate::analysis::ClusterCount;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
+}
+
+fn mean_sd(m: Option<f64>, sd: Option<f64>, percent: bool) -> String {
+    match (m, sd) {
+        (Some(m), Some(sd)) if percent => format!("{} ({:.2})", pct(m), 100.0 * sd),
+        (Some(m), Some(sd)) => format!("{m:.3} ({sd:.3})"),
+        _ => "-".into(),
+    }
+}
+
+/// How `--k` reads in words.
+pub fn describe_k(k: ClusterCount) -> String {
+    match k {
+        ClusterCount::Fixed(k) => format!("k = {k}"),
+        ClusterCount::Auto { max } => format!("k per class by held-out ACP (at most {max})"),
+    }
 }
 
 /// Renders the comparison table.
@@ -14,13 +31,13 @@ pub fn format_table(r: &ReproduceResults) -> String {
     let st = &r.settings;
     let _ = writeln!(
         s,
-        "spurion reproduce: {} trial(s), seed {}, classes {}, {} solid-colour probes, k = {}, \
+        "spurion reproduce: {} trial(s), seed {}, classes {}, {} solid-colour probes; spurion: {}, \
          latents = {:?}, weights = p^{}",
         st.trials,
         r.seed,
         r.class_names.join("/"),
         st.probes,
-        st.k,
+        describe_k(st.k),
         st.latent,
         st.weight_exponent
     );
@@ -33,24 +50,22 @@ pub fn format_table(r: &ReproduceResults) -> String {
             .collect::<Vec<_>>()
             .join("  ")
     };
-    let _ = writeln!(
-        s,
-        "  coloured    paper {:>6}   spurion  {}",
-        pct(PAPER_COLORED_ACCURACY),
-        per(|t| t.colored_accuracy)
-    );
-    let _ = writeln!(
-        s,
-        "  monochrome  paper {:>6}   spurion  {}",
-        pct(PAPER_MONOCHROME_ACCURACY),
-        per(|t| t.monochrome_accuracy)
-    );
-    let _ = writeln!(
-        s,
-        "  swapped     paper {:>6}   spurion  {}",
-        "-",
-        per(|t| t.swapped_accuracy)
-    );
+    let rows: [(&str, String, String); 3] = [
+        (
+            "coloured",
+            pct(PAPER_COLORED_ACCURACY),
+            per(|t| t.colored_accuracy),
+        ),
+        (
+            "monochrome",
+            pct(PAPER_MONOCHROME_ACCURACY),
+            per(|t| t.monochrome_accuracy),
+        ),
+        ("swapped", "-".into(), per(|t| t.swapped_accuracy)),
+    ];
+    for (name, paper, ours) in rows {
+        let _ = writeln!(s, "  {name:<11} paper {paper:>6}   spurion  {ours}");
+    }
     let _ = writeln!(
         s,
         "  (swapped: each class drawn in another class's colour; low = colour beats shape)"
@@ -63,8 +78,15 @@ pub fn format_table(r: &ReproduceResults) -> String {
     );
     let _ = writeln!(
         s,
-        "  {:<10} {:>16} {:>16} {:>8} {:>8} {:>18}",
-        "latent dim", "paper", "spurion", "chance", "ceiling", "normalised"
+        "  {:<5} {:>15} {:>15} {:>15} {:>7} {:>8} {:>15} {:>15}",
+        "dim",
+        "paper (Table 1)",
+        "paper's method",
+        "spurion",
+        "chance",
+        "ceiling",
+        "norm. (paper's)",
+        "norm. (spurion)"
     );
     for row in &r.summary {
         let paper = r
@@ -73,20 +95,60 @@ pub fn format_table(r: &ReproduceResults) -> String {
             .find(|p| p.latent_dim == row.latent_dim)
             .map(|p| format!("{} ({:.2})", pct(p.acp_mean), 100.0 * p.acp_std))
             .unwrap_or_else(|| "-".into());
-        let norm = match (row.normalized_mean, row.normalized_std) {
-            (Some(m), Some(sd)) => format!("{m:.3} ({sd:.3})"),
-            _ => "-".into(),
-        };
         let _ = writeln!(
             s,
-            "  {:<10} {:>16} {:>16} {:>8} {:>8} {:>18}",
+            "  {:<5} {:>15} {:>15} {:>15} {:>7} {:>8} {:>15} {:>15}",
             row.latent_dim,
             paper,
-            format!("{} ({:.2})", pct(row.acp_mean), 100.0 * row.acp_std),
+            mean_sd(row.paper_method_acp_mean, row.paper_method_acp_std, true),
+            mean_sd(Some(row.acp_mean), Some(row.acp_std), true),
             pct(row.chance_mean),
             pct(row.ceiling_mean),
-            norm
+            mean_sd(
+                row.paper_method_normalized_mean,
+                row.paper_method_normalized_std,
+                false
+            ),
+            mean_sd(row.normalized_mean, row.normalized_std, false),
         );
+    }
+    let _ = writeln!(s);
+    // Prototype colours in words, per trial, at each class's heaviest cluster.
+    let _ = writeln!(
+        s,
+        "Prototypes in words (heaviest cluster of each class, per trial and dim)"
+    );
+    for (c, name) in r.class_names.iter().enumerate() {
+        let words: Vec<String> = r
+            .trials
+            .iter()
+            .flat_map(|t| t.runs.iter())
+            .filter_map(|run| {
+                run.clusters
+                    .iter()
+                    .filter(|cl| cl.class == c)
+                    .max_by(|a, b| a.weight_share.total_cmp(&b.weight_share))
+                    .map(|cl| {
+                        format!(
+                            "{} ({}-dominant)",
+                            cl.description.prototype_color, cl.description.prototype_channel
+                        )
+                    })
+            })
+            .collect();
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for w in &words {
+            match counts.iter_mut().find(|(n, _)| n == w) {
+                Some(e) => e.1 += 1,
+                None => counts.push((w.clone(), 1)),
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(n, k)| format!("{n} {k}/{}", words.len()))
+            .collect();
+        let _ = writeln!(s, "  class {name}: prototype {}", summary.join(", "));
     }
     let _ = writeln!(s);
     let _ = writeln!(
@@ -95,7 +157,9 @@ pub fn format_table(r: &ReproduceResults) -> String {
          scores the mean probability of its own class over its probes; ACP is the mean over \
          clusters. Chance: the same score for a random assignment with the same cluster sizes. \
          Ceiling: probes grouped by their most probable class. Normalised: (ACP - chance) / \
-         (ceiling - chance). Std is the sample standard deviation across trials."
+         (ceiling - chance). The paper's method (a plain VAE, sampled latents, k = 1, p^2) \
+         runs on the same probes as spurion's (a VAE guided by the classifier's probabilities, \
+         encoder means). Std is the sample standard deviation across trials."
     );
     let _ = writeln!(s, "Total time: {:.1} s", r.timings_s.total);
     s
