@@ -56,6 +56,8 @@ pub struct AuditConfig {
     /// Guide the VAE with the classifier's probabilities (see `nn::vae`); false: the paper's
     /// plain VAE.
     pub vae_guided: bool,
+    /// Write wall-clock timings into results.json (leave out for byte-identical files).
+    pub record_timings: bool,
     /// The VAE trains on at most this many probes (a seeded sample when there are more).
     pub vae_train_probes: usize,
     /// Probes per inference batch: bounds memory for large probe sets.
@@ -86,6 +88,7 @@ impl Default for AuditConfig {
             vae_size: 16,
             vae_hidden: 128,
             vae_guided: true,
+            record_timings: true,
             vae_train_probes: 20_000,
             batch_size: 512,
             permutations: 1000,
@@ -153,7 +156,8 @@ pub struct AuditResults {
     pub probe_argmax_counts: Vec<usize>,
     pub run: RunResult,
     /// Wall-clock seconds; differ between runs with the same seed.
-    pub timings_s: AuditTimings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings_s: Option<AuditTimings>,
 }
 
 /// Most held-out images the causal check uses.
@@ -379,7 +383,7 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         probe_mean_probability: (0..classes).map(|c| probs.mean(c)).collect(),
         probe_argmax_counts: argmax,
         run,
-        timings_s: timings,
+        timings_s: config.record_timings.then_some(timings),
     };
     crate::atomic::write_json(&staged.path().join("results.json"), &results)?;
     let html = crate::report::render_audit_html(&results, staged.path())?;

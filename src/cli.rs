@@ -39,6 +39,20 @@ enum Command {
     /// Find what drives each class of a classifier (spurion checkpoint or ONNX) from a probe
     /// set, and write a report.
     Audit(AuditArgs),
+    /// Measure what each stage costs on this machine (epoch times, probes/s, k-means).
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Also time the whole default `reproduce` sweep.
+    #[arg(long)]
+    full: bool,
+    /// Runs per stage; the best is reported.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -144,6 +158,9 @@ struct AuditArgs {
     /// VAE: guided by the classifier's probabilities (spurion), or plain (the paper).
     #[arg(long, value_enum, default_value = "guided")]
     vae: VaeArg,
+    /// Leave wall-clock timings out of results.json (byte-identical reruns).
+    #[arg(long)]
+    no_timings: bool,
     /// Held-out real images for the causal check (IDX, image folder, or any images). Default
     /// for spurion models: the validation split of their training data.
     #[arg(long, value_name = "PATH")]
@@ -265,6 +282,10 @@ struct ReproduceArgs {
     /// runs beside spurion's for comparison.
     #[arg(long)]
     no_paper_baseline: bool,
+    /// Leave wall-clock timings out of results.json, so that two runs with the same seed
+    /// write byte-identical files.
+    #[arg(long)]
+    no_timings: bool,
     /// Output folder (results.json).
     #[arg(long, default_value = "spurion-out")]
     out: PathBuf,
@@ -324,6 +345,7 @@ impl ReproduceArgs {
             permutations: self.permutations,
             vae_guided: matches!(self.vae, VaeArg::Guided),
             paper_baseline: !self.no_paper_baseline,
+            record_timings: !self.no_timings,
             classifier: spurion::nn::classifier::TrainParams {
                 epochs: self.epochs,
                 ..defaults.classifier
@@ -496,6 +518,7 @@ impl AuditArgs {
             permutations: self.permutations,
             holdout: self.holdout,
             vae_guided: matches!(self.vae, VaeArg::Guided),
+            record_timings: !self.no_timings,
             device: device(self.device),
             out: self.out,
             ..defaults
@@ -508,6 +531,24 @@ impl AuditArgs {
 /// Runs a parsed command.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Bench(args) => {
+            let config = spurion::bench::BenchConfig {
+                repeats: args.repeats,
+                full: args.full,
+                reproduce: ReproduceConfig {
+                    data: shipped_data(),
+                    ..ReproduceConfig::default()
+                },
+            };
+            let rows = spurion::bench::run(&config, &progress(args.quiet))?;
+            println!(
+                "spurion bench: {} cores available, backend thread pool {}",
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+                spurion::bench::backend_threads()
+            );
+            print!("{}", spurion::bench::format_rows(&rows));
+            Ok(())
+        }
         Command::Train(args) => {
             let quiet = args.quiet;
             let config = args.into_config()?;

@@ -17,6 +17,7 @@
 pub mod analysis;
 pub mod atomic;
 pub mod audit;
+pub mod bench;
 pub mod data;
 pub mod describe;
 pub mod error;

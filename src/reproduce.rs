@@ -64,6 +64,9 @@ pub struct ReproduceConfig {
     pub paper_baseline: bool,
     /// Images per inference batch.
     pub batch_size: usize,
+    /// Write wall-clock timings into results.json (they are all that differs between two runs
+    /// with the same seed; leave them out for byte-identical files).
+    pub record_timings: bool,
     /// Trials run at the same time (default: the machine's cores). Results do not depend on it.
     #[serde(skip)]
     pub threads: usize,
@@ -100,6 +103,7 @@ impl Default for ReproduceConfig {
             vae_guided: true,
             paper_baseline: true,
             batch_size: 1024,
+            record_timings: true,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             permutations: 1000,
             device: ComputeDevice::Cpu,
@@ -646,7 +650,7 @@ pub fn run(config: &ReproduceConfig, progress: &Progress) -> Result<ReproduceRes
         summary: report::summarize(&config.dims, &trials),
         trials,
         paper: report::paper_table(),
-        timings_s: timings,
+        timings_s: config.record_timings.then_some(timings),
     };
     results.write_json(staged.path())?;
     results.write_html(staged.path())?;

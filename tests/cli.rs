@@ -236,3 +236,47 @@ fn killed_run_leaves_no_report_and_rerun_works() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn same_seed_writes_byte_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "reproduce",
+        "--quiet",
+        "--no-timings",
+        "--trials",
+        "2",
+        "--dims",
+        "2,3",
+        "--probes",
+        "600",
+        "--vae-epochs",
+        "2",
+        "--permutations",
+        "99",
+        "--out",
+        "res",
+    ];
+    let out = spurion(&args, dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = std::fs::read(dir.path().join("res/results.json")).unwrap();
+    std::fs::rename(dir.path().join("res"), dir.path().join("first")).unwrap();
+    let out = spurion(&args, dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = std::fs::read(dir.path().join("res/results.json")).unwrap();
+    assert!(!String::from_utf8_lossy(&first).contains("timings_s"));
+    assert!(
+        first == second,
+        "results.json differs between two runs with the same seed"
+    );
+}

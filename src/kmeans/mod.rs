@@ -17,7 +17,8 @@ mod hyperparams;
 pub use errors::KMeansError;
 pub use hyperparams::KMeansParams;
 
-use rand::Rng as _;
+use rand::{Rng as _, SeedableRng};
+use rayon::prelude::*;
 
 use crate::seed::Rng;
 
@@ -251,15 +252,21 @@ impl KMeansParams {
         };
         self.check_data(&data)?;
         let tol = self.tolerance * weighted_mean_variance(&data);
-        let mut best: Option<(f64, Run)> = None;
-        for _ in 0..self.restarts {
-            let run = lloyd(&data, seed_centers(&data, self.k, rng), self, tol);
-            let inertia = assign(&data, &run.centers).2;
-            if best.as_ref().is_none_or(|b| inertia < b.0) {
-                best = Some((inertia, run));
-            }
-        }
-        let (_, run) = best.expect("restarts >= 1");
+        // Restarts run in parallel, each from its own seed drawn here in order, so the result
+        // does not depend on scheduling; ties go to the earliest restart.
+        let seeds: Vec<u64> = (0..self.restarts).map(|_| rng.random()).collect();
+        let runs: Vec<(f64, Run)> = seeds
+            .par_iter()
+            .map(|&s| {
+                let mut r = Rng::seed_from_u64(s);
+                let run = lloyd(&data, seed_centers(&data, self.k, &mut r), self, tol);
+                (assign(&data, &run.centers).2, run)
+            })
+            .collect();
+        let (_, run) = runs
+            .into_iter()
+            .reduce(|best, next| if next.0 < best.0 { next } else { best })
+            .expect("restarts >= 1");
         Ok(self.finish(&data, run))
     }
 

@@ -269,7 +269,8 @@ pub struct ReproduceResults {
     /// The paper's Table 1, for comparison.
     pub paper: Vec<PaperRow>,
     /// Wall-clock seconds; the only field that differs between two runs with the same seed.
-    pub timings_s: Timings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings_s: Option<Timings>,
 }
 
 /// Mean and sample standard deviation.

@@ -161,6 +161,8 @@ pub fn format_table(r: &ReproduceResults) -> String {
          runs on the same probes as spurion's (a VAE guided by the classifier's probabilities, \
          encoder means). Std is the sample standard deviation across trials."
     );
-    let _ = writeln!(s, "Total time: {:.1} s", r.timings_s.total);
+    if let Some(t) = &r.timings_s {
+        let _ = writeln!(s, "Total time: {:.1} s", t.total);
+    }
     s
 }

@@ -1,0 +1,270 @@
+//! `spurion bench`: what each stage costs on this machine, measured, with the threads used.
+//!
+//! Stages are timed on the `reproduce` workload (MNIST 0/1 coloured digits, 10,000
+//! solid-colour probes); each figure is the best of `repeats` runs. `--full` also times the
+//! whole default `reproduce` sweep.
+
+use std::time::Instant;
+
+use crate::data::{self, LabeledImages, plant};
+use crate::error::Result;
+use crate::kmeans::KMeansParams;
+use crate::nn::classifier::{self, ClassifierConfig};
+use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
+use crate::probes::{ProbeFamily, ProbeSpec};
+use crate::progress::Progress;
+use crate::reproduce::{self, ReproduceConfig};
+use crate::seed::{self, Stream};
+
+/// One measured figure.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BenchRow {
+    pub name: String,
+    pub value: f64,
+    pub unit: String,
+    /// Threads the stage ran on (the backend's thread pool, or trial workers).
+    pub threads: usize,
+    pub note: String,
+}
+
+/// Settings of `spurion bench`.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub repeats: usize,
+    /// Also time the whole default `reproduce` sweep (about two minutes on 2 cores).
+    pub full: bool,
+    pub reproduce: ReproduceConfig,
+}
+
+fn best<T>(repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        f()?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// Runs the benchmarks.
+pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
+    let rc = &config.reproduce;
+    let device = rc.device.device()?;
+    let pool = rayon::current_num_threads();
+    let mut rows = Vec::new();
+    let mut row = |name: &str, value: f64, unit: &str, threads: usize, note: String| {
+        progress.println(format!("{name}: {value:.4} {unit}"));
+        rows.push(BenchRow {
+            name: name.into(),
+            value,
+            unit: unit.into(),
+            threads,
+            note,
+        });
+    };
+
+    let base = data::load_idx_classes(&rc.data, &rc.classes, rc.transpose)?;
+    let (train, _) = base.split(0.8, &mut seed::rng(rc.seed, Stream::DataSplit, &[0]));
+    let train_set = LabeledImages {
+        images: plant::colorize(&train.images, &train.labels, &rc.colors),
+        ..train.clone()
+    };
+    let cconf = ClassifierConfig::new(
+        3,
+        base.images.height,
+        base.images.width,
+        base.class_names.clone(),
+    );
+    let mut model = None;
+    let secs = best(config.repeats, || {
+        model = Some(classifier::train(
+            &cconf,
+            &train_set,
+            &rc.classifier,
+            &device,
+            1,
+            &mut seed::rng(rc.seed, Stream::ClassifierBatches, &[0]),
+            |_| {},
+        )?);
+        Ok(())
+    })?;
+    row(
+        "classifier epoch",
+        secs / rc.classifier.epochs as f64,
+        "s",
+        pool,
+        format!(
+            "{} coloured digits, batch {}",
+            train_set.images.count, rc.classifier.batch_size
+        ),
+    );
+    let model = model.expect("trained at least once");
+
+    let spec = ProbeSpec {
+        family: ProbeFamily::Solid,
+        count: rc.probes,
+        height: base.images.height,
+        width: base.images.width,
+        seed: 1,
+    };
+    let probes = spec.generate();
+    let secs = best(config.repeats, || {
+        classifier::predict(&model, &cconf, &probes, rc.batch_size, &device)
+    })?;
+    row(
+        "classifier inference",
+        probes.count as f64 / secs,
+        "probes/s",
+        pool,
+        format!(
+            "{} probes of 3x{}x{}, batch {}",
+            probes.count, spec.height, spec.width, rc.batch_size
+        ),
+    );
+    let probs = classifier::predict(&model, &cconf, &probes, rc.batch_size, &device)?;
+
+    let x = vae::thumbnails(&probes, rc.vae_size);
+    let vconf = VaeConfig {
+        channels: 3,
+        size: rc.vae_size,
+        latent_dim: 3,
+        hidden: rc.vae_hidden,
+        guide_classes: probs.classes,
+    };
+    let one_epoch = VaeTrainParams {
+        guide_weight: rc.vae.guide_weight,
+        ..VaeTrainParams::fixed_epochs(1)
+    };
+    let mut vae_model = None;
+    let secs = best(config.repeats, || {
+        vae_model = Some(
+            vae::train(
+                &vconf,
+                &x,
+                Some(&probs.values),
+                &one_epoch,
+                &device,
+                2,
+                &mut seed::rng(rc.seed, Stream::VaeTraining, &[0]),
+                |_, _| {},
+            )?
+            .0,
+        );
+        Ok(())
+    })?;
+    row(
+        "VAE epoch",
+        secs,
+        "s",
+        pool,
+        format!(
+            "{} probes as {}x{} thumbnails, guided, latent dim 3",
+            rc.probes, rc.vae_size, rc.vae_size
+        ),
+    );
+    let vae_model = vae_model.expect("trained at least once");
+    let secs = best(config.repeats, || {
+        vae::encode(
+            &vae_model,
+            &vconf,
+            &x,
+            LatentMode::Mean,
+            rc.batch_size,
+            &device,
+            &mut seed::rng(0, Stream::Test, &[]),
+        )
+    })?;
+    row(
+        "encoder inference",
+        rc.probes as f64 / secs,
+        "probes/s",
+        pool,
+        String::new(),
+    );
+
+    // Weighted k-means on 100,000 x 3 points, k = 2: latent-like blobs with p^2 weights.
+    let mut rng = seed::rng(rc.seed, Stream::Test, &[1]);
+    let n = 100_000;
+    let mut points = Vec::with_capacity(n * 3);
+    let mut weights = Vec::with_capacity(n);
+    for i in 0..n {
+        let shift = if i % 2 == 0 { 2.0 } else { -2.0 };
+        for _ in 0..3 {
+            let v: f32 = rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng);
+            points.push(v + shift);
+        }
+        let p = 1.0 / (1.0 + (-points[i * 3]).exp());
+        weights.push(p * p);
+    }
+    for restarts in [1, KMeansParams::default().restarts] {
+        let params = KMeansParams {
+            k: 2,
+            restarts,
+            ..KMeansParams::default()
+        };
+        let secs = best(config.repeats.max(3), || {
+            params
+                .fit(&points, 3, &weights, &mut seed::rng(0, Stream::KMeans, &[]))
+                .map_err(|source| crate::Error::KMeans {
+                    class: "bench".into(),
+                    source,
+                })
+        })?;
+        row(
+            &format!("weighted k-means 100000x3, k=2, {restarts} restart(s)"),
+            secs,
+            "s",
+            pool,
+            "k-means++ seeding and Lloyd iterations to convergence".into(),
+        );
+    }
+
+    if config.full {
+        let dir = tempfile_dir()?;
+        let full = ReproduceConfig {
+            out: dir.join("reproduce"),
+            ..rc.clone()
+        };
+        let t = Instant::now();
+        reproduce::run(&full, &Progress::hidden())?;
+        let secs = t.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&dir);
+        row(
+            "full default reproduce",
+            secs,
+            "s",
+            full.threads.min(full.trials * full.dims.len()),
+            format!(
+                "{} trials x dims {:?}, {} probes; trial/dim jobs on {} workers, backend pool {pool}",
+                full.trials, full.dims, full.probes, full.threads
+            ),
+        );
+    }
+    Ok(rows)
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("spurion-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io(&dir, e))?;
+    Ok(dir)
+}
+
+/// Threads of the backend's (rayon) pool.
+pub fn backend_threads() -> usize {
+    rayon::current_num_threads()
+}
+
+/// Formats the rows as a table.
+pub fn format_rows(rows: &[BenchRow]) -> String {
+    let mut s = format!(
+        "{:<48} {:>14} {:<9} {:>7}  {}\n",
+        "stage", "value", "unit", "threads", "workload"
+    );
+    for r in rows {
+        s.push_str(&format!(
+            "{:<48} {:>14.4} {:<9} {:>7}  {}\n",
+            r.name, r.value, r.unit, r.threads, r.note
+        ));
+    }
+    s
+}
