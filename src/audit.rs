@@ -200,7 +200,7 @@ fn holdout_images(config: &AuditConfig, h: usize, w: usize) -> Result<Option<(Im
     let images = plant::to_rgb(&images).resize(h, w);
     let keep: Vec<usize> = if images.count > CAUSAL_IMAGES {
         let mut ids = index::sample(
-            &mut seed::rng(config.seed, Stream::Test, &[7]),
+            &mut seed::rng(config.seed, Stream::Holdout, &[]),
             images.count,
             CAUSAL_IMAGES,
         )

@@ -33,8 +33,10 @@ pub enum Stream {
     KMeans = 8,
     /// Permutation tests.
     Permutation = 9,
-    /// Anything a test needs.
+    /// Anything a test or benchmark needs.
     Test = 10,
+    /// Choosing held-out images for the causal check.
+    Holdout = 11,
 }
 
 fn splitmix64(mut x: u64) -> u64 {

@@ -391,3 +391,91 @@ fn wrong_channel_count_for_the_model_is_refused() {
         &["--channels", "3 input channels"],
     );
 }
+
+/// A checkpoint folder whose files are damaged in `damage`.
+fn damaged_checkpoint(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    let config = serde_json::json!({
+        "channels": 3, "height": 28, "width": 28, "class_names": ["a", "b"],
+        "conv_channels": [16, 32], "hidden": 64
+    });
+    std::fs::write(model.join("classifier.json"), config.to_string()).unwrap();
+    std::fs::write(
+        model.join("classifier.safetensors"),
+        b"\x08\x00\x00\x00\x00\x00\x00\x00{}",
+    )
+    .unwrap();
+    damage(&model);
+    dir
+}
+
+#[test]
+fn corrupt_safetensors_is_named() {
+    let dir = damaged_checkpoint(|m| {
+        std::fs::write(m.join("classifier.safetensors"), b"not safetensors at all").unwrap()
+    });
+    let model = dir.path().join("model");
+    audit_fails(
+        &["--model", model.to_str().unwrap()],
+        1,
+        &["classifier.safetensors"],
+    );
+}
+
+#[test]
+fn weights_of_the_wrong_shape_are_named() {
+    // A valid safetensors file with no tensors: the model's weights are missing.
+    let dir = damaged_checkpoint(|_| {});
+    let model = dir.path().join("model");
+    audit_fails(
+        &["--model", model.to_str().unwrap()],
+        1,
+        &["classifier.safetensors"],
+    );
+}
+
+#[test]
+fn corrupt_config_json_is_named() {
+    let dir = damaged_checkpoint(|m| {
+        std::fs::write(m.join("classifier.json"), b"{\"channels\": 3").unwrap()
+    });
+    let model = dir.path().join("model");
+    audit_fails(
+        &["--model", model.to_str().unwrap()],
+        1,
+        &["classifier.json"],
+    );
+}
+
+#[test]
+fn empty_labels_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.txt");
+    std::fs::write(&labels, "\n\n").unwrap();
+    audit_fails(
+        &[
+            "--model",
+            &fixture("tiny.onnx"),
+            "--labels",
+            labels.to_str().unwrap(),
+        ],
+        1,
+        &["labels.txt", "no class names"],
+    );
+}
+
+#[test]
+fn malformed_input_size_is_a_usage_error() {
+    audit_fails(
+        &["--model", &fixture("tiny.onnx"), "--input-size", "8by8"],
+        2,
+        &["--input-size", "HxW"],
+    );
+}
+
+#[test]
+fn k_of_zero_is_a_usage_error() {
+    audit_fails(&["--model", &fixture("tiny.onnx"), "--k", "0"], 2, &["--k"]);
+}

@@ -280,3 +280,11 @@ fn same_seed_writes_byte_identical_results() {
         "results.json differs between two runs with the same seed"
     );
 }
+
+#[test]
+fn cuda_without_the_feature_is_a_usage_error() {
+    if cfg!(feature = "cuda") {
+        return;
+    }
+    fails(&["--device", "cuda"], 2, &["--device", "--features cuda"]);
+}
