@@ -360,6 +360,19 @@ impl AuditedModel {
                 "height and width must be positive",
             ));
         }
+        if let (Some(h), Some(w)) = (at(hi), at(wi))
+            && [h, w] != size
+        {
+            return Err(Error::param(
+                "input-size",
+                format!(
+                    "{} declares a {h}x{w} input, but {}x{} was given",
+                    path.display(),
+                    size[0],
+                    size[1]
+                ),
+            ));
+        }
         let channels = settings.channels.unwrap_or(if at(ci) == Some(1) {
             Channels::Gray
         } else {
@@ -684,6 +697,24 @@ mod tests {
             .to_string();
         assert!(
             e.contains("model.onnx") && e.contains("not a usable ONNX model"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn truncated_onnx_is_a_clear_error() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/tiny.onnx");
+        let bytes = std::fs::read(fixture).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.onnx");
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let device = crate::nn::ComputeDevice::Cpu.device().unwrap();
+        let e = AuditedModel::load(&p, &OnnxSettings::default(), &device)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("cut.onnx") && e.contains("not a usable ONNX model"),
             "{e}"
         );
     }

@@ -425,6 +425,24 @@ fn corrupt_safetensors_is_named() {
 }
 
 #[test]
+fn truncated_safetensors_is_named() {
+    // The header length says 65,535 bytes of header follow; the file ends after two.
+    let dir = damaged_checkpoint(|m| {
+        std::fs::write(
+            m.join("classifier.safetensors"),
+            b"\xff\xff\x00\x00\x00\x00\x00\x00{}",
+        )
+        .unwrap()
+    });
+    let model = dir.path().join("model");
+    audit_fails(
+        &["--model", model.to_str().unwrap()],
+        1,
+        &["classifier.safetensors"],
+    );
+}
+
+#[test]
 fn weights_of_the_wrong_shape_are_named() {
     // A valid safetensors file with no tensors: the model's weights are missing.
     let dir = damaged_checkpoint(|_| {});
@@ -472,6 +490,15 @@ fn malformed_input_size_is_a_usage_error() {
         &["--model", &fixture("tiny.onnx"), "--input-size", "8by8"],
         2,
         &["--input-size", "HxW"],
+    );
+}
+
+#[test]
+fn input_size_other_than_the_models_is_a_usage_error() {
+    audit_fails(
+        &["--model", &fixture("tiny.onnx"), "--input-size", "16x16"],
+        2,
+        &["--input-size", "8x8", "16x16"],
     );
 }
 

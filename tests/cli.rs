@@ -177,8 +177,10 @@ fn reproduce_runs_on_fashion_mnist_and_writes_results() {
     );
 }
 
-#[test]
-fn killed_run_leaves_no_report_and_rerun_works() {
+/// Starts a small sweep, sends it `signal` (a `kill` signal name) once it has begun writing,
+/// then checks that no report exists under the final name and that a rerun completes and
+/// cleans up the interrupted run's staging folder.
+fn interrupted_run_leaves_no_report_and_rerun_works(signal: &str) {
     let dir = tempfile::tempdir().unwrap();
     let args = [
         "reproduce",
@@ -211,11 +213,19 @@ fn killed_run_leaves_no_report_and_rerun_works() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert!(staging_has_files(), "the run never started writing");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let sent = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} failed");
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the run finished before SIG{signal} reached it"
+    );
     assert!(
         !dir.path().join("res").exists(),
-        "a killed run left a report"
+        "a run stopped by SIG{signal} left a report"
     );
 
     let out = spurion(&args, dir.path());
@@ -235,6 +245,16 @@ fn killed_run_leaves_no_report_and_rerun_works() {
         .filter(|n| n != "res")
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn killed_run_leaves_no_report_and_rerun_works() {
+    interrupted_run_leaves_no_report_and_rerun_works("KILL");
+}
+
+#[test]
+fn ctrl_c_leaves_no_report_and_rerun_works() {
+    interrupted_run_leaves_no_report_and_rerun_works("INT");
 }
 
 #[test]

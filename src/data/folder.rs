@@ -178,6 +178,54 @@ mod tests {
     }
 
     #[test]
+    fn truncated_image_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.png");
+        let mut img = image::RgbImage::new(32, 32);
+        for (i, px) in img.pixels_mut().enumerate() {
+            *px = image::Rgb([(i * 7) as u8, (i * 13) as u8, (i * 29) as u8]);
+        }
+        img.save(&p).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = load_image(&p, 2, 2).unwrap_err().to_string();
+        assert!(e.contains("cut.png") && e.contains("cannot decode"), "{e}");
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn image_claiming_huge_dimensions_is_refused_before_allocating() {
+        // A valid 1x1 PNG whose header (with a correct checksum) claims 100,000 x 100,000
+        // pixels: 30 GB once decoded.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bomb.png");
+        write_png(&p, 1, 1, [0, 0, 0]);
+        let mut bytes = std::fs::read(&p).unwrap();
+        // 8-byte signature, then the IHDR chunk: length (4), type (4), width, height, ...
+        bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let e = load_image(&p, 2, 2).unwrap_err().to_string();
+        assert!(e.contains("bomb.png") && e.contains("cannot decode"), "{e}");
+    }
+
+    #[test]
     fn empty_class_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         write_png(&dir.path().join("a/1.png"), 2, 2, [0, 0, 0]);
