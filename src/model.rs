@@ -685,16 +685,21 @@ mod tests {
         assert!(e.contains("p.toml"), "{e}");
     }
 
+    /// The error loading `path` as a model gives.
+    fn load_error(path: &Path) -> String {
+        let device = crate::nn::ComputeDevice::Cpu.device().unwrap();
+        AuditedModel::load(path, &OnnxSettings::default(), &device)
+            .err()
+            .unwrap()
+            .to_string()
+    }
+
     #[test]
     fn not_onnx_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("model.onnx");
         std::fs::write(&p, b"this is not a protobuf at all").unwrap();
-        let device = crate::nn::ComputeDevice::Cpu.device().unwrap();
-        let e = AuditedModel::load(&p, &OnnxSettings::default(), &device)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = load_error(&p);
         assert!(
             e.contains("model.onnx") && e.contains("not a usable ONNX model"),
             "{e}"
@@ -708,11 +713,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("cut.onnx");
         std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
-        let device = crate::nn::ComputeDevice::Cpu.device().unwrap();
-        let e = AuditedModel::load(&p, &OnnxSettings::default(), &device)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = load_error(&p);
         assert!(
             e.contains("cut.onnx") && e.contains("not a usable ONNX model"),
             "{e}"
@@ -722,11 +723,7 @@ mod tests {
     #[test]
     fn missing_checkpoint_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let device = crate::nn::ComputeDevice::Cpu.device().unwrap();
-        let e = AuditedModel::load(dir.path(), &OnnxSettings::default(), &device)
-            .err()
-            .unwrap()
-            .to_string();
+        let e = load_error(dir.path());
         assert!(e.contains("classifier.json"), "{e}");
     }
 }
