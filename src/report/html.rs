@@ -61,17 +61,18 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right;vertical-align:middle}
 th{background:#f3f3f3}td.l,th.l{text-align:left}
+table.wide{display:block;overflow-x:auto;max-width:100%}
 .verdict{font-size:1.15em;background:#f6f8fa;border-left:4px solid #2c7;padding:.6em 1em}
 .verdict li{margin:.4em 0}img.proto{width:48px;height:48px;image-rendering:pixelated;vertical-align:middle;border:1px solid #888}
-img.big{width:96px;height:96px;image-rendering:pixelated;border:1px solid #888}img.strip{height:60px;image-rendering:pixelated}
+img.big{width:96px;height:96px;image-rendering:pixelated;border:1px solid #888}img.strip{height:40px;image-rendering:pixelated}
 img.plot{max-width:49%;height:auto}.note{color:#555;font-size:.92em}pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:.85em}
 ";
 
 fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Result<()> {
     let _ = writeln!(
         s,
-        "<table><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>8 probes nearest the centroid</th>\
-         <th>probes</th><th>mean p(class)</th><th>chance</th><th>p-value</th><th>share of p² weight</th><th class=l>causal check: predictions flipped to the class at blend 25/50/75% (grey control)</th><th class=l>in words</th></tr>"
+        "<table class=wide><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>8 probes nearest the centroid</th>\
+         <th>probes</th><th>mean p(class)</th><th>chance</th><th>p-value</th><th>share of p² weight</th><th class=l>causal check: flipped at blend 25/50/75% (grey)</th><th class=l>in words</th></tr>"
     );
     for c in clusters {
         let name = escape(&c.class_name);
