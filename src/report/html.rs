@@ -430,7 +430,7 @@ pub fn render_audit_html(r: &AuditResults, dir: &Path) -> Result<String> {
         dir,
         &r.run,
         &r.class_names,
-        &format!("{} probes through {}.", r.probes, r.model.path),
+        &format!("{} run through {}.", r.probes, r.model.path),
     )?;
     let _ = writeln!(s, "<h2>Model and probes</h2><table>");
     let m = &r.model;
