@@ -85,7 +85,7 @@ fn main() -> spurion::Result<()> {
         "VAE thumbnails {}x{0}, {} to {} steps",
         config.vae_size, config.vae.min_steps, config.vae.max_steps
     );
-    let base = data::load_idx_classes(&config.data, &config.classes, config.transpose)?;
+    let base = data::load_idx_classes(&config.data, Some(&config.classes), config.transpose)?;
     let all_variants = [
         Variant {
             name: "paper: sampled z, k=1, p^2",

@@ -304,6 +304,25 @@ pub struct CausalInput<'a> {
     /// What the images are, for the report ("held-out monochrome digits").
     pub description: String,
     pub predict: &'a dyn Fn(&Images) -> Result<Probabilities>,
+    /// The classifier's prediction on each untouched image: the reference flips count from.
+    pub base_pred: Vec<usize>,
+}
+
+impl<'a> CausalInput<'a> {
+    /// Runs the classifier over the untouched images for the reference predictions.
+    pub fn new(
+        images: &'a Images,
+        description: String,
+        predict: &'a dyn Fn(&Images) -> Result<Probabilities>,
+    ) -> Result<Self> {
+        let p = predict(images)?;
+        Ok(CausalInput {
+            images,
+            description,
+            predict,
+            base_pred: (0..images.count).map(|i| p.argmax(i)).collect(),
+        })
+    }
 }
 
 /// Blend strengths of the causal check.
@@ -366,18 +385,12 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
         vec![None; m]
     };
     let tested = p_values.iter().filter(|p| p.is_some()).count().max(1);
-    // The causal check's references: predictions on the untouched images, and a neutral grey.
-    let causal_base = match input.causal {
-        Some(ci) => {
-            let p = (ci.predict)(ci.images)?;
-            Some(
-                (0..ci.images.count)
-                    .map(|i| p.argmax(i))
-                    .collect::<Vec<_>>(),
-            )
-        }
-        None => None,
-    };
+    // Each class's probe weights `p_c^e`, for the clusters' shares and probes.csv.
+    let class_weights: Vec<Vec<f32>> = (0..input.class_names.len())
+        .map(|c| class_weights(input.probs, c, input.weight_exponent))
+        .collect();
+    // The grey control depends only on the class: computed once per class.
+    let mut grey_flip_rates: Vec<Option<Vec<f64>>> = vec![None; input.class_names.len()];
     let mut clusters = Vec::with_capacity(m);
     // j indexes several parallel per-cluster arrays.
     #[allow(clippy::needless_range_loop)]
@@ -397,28 +410,38 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
             &dir.join(&nearest_name),
             &png::strip(&near_imgs, 56, 2).encode()?,
         )?;
-        let weights = class_weights(input.probs, owner, input.weight_exponent);
-        let description = describe_cluster(input, &prototypes, j, &weights)?;
+        let weights = &class_weights[owner];
+        let description = describe_cluster(input, &prototypes, j, weights)?;
         let total: f64 = weights.iter().map(|&w| w as f64).sum();
         let mine: f64 = c
             .assignment
             .iter()
-            .zip(&weights)
+            .zip(weights)
             .filter(|&(&a, _)| a == j)
             .map(|(_, &w)| w as f64)
             .sum();
         let s = &c.score.clusters[j];
-        let causal = match (input.causal, &causal_base) {
-            (Some(ci), Some(base_pred)) => {
+        let causal = match input.causal {
+            Some(ci) => {
+                let base_pred = &ci.base_pred;
                 let size = (ci.images.height, ci.images.width);
                 let pattern = prototypes.slice(j, j + 1).resize(size.0, size.1).data;
-                let grey = vec![0.5f32; pattern.len()];
-                let mut flip = Vec::new();
-                let mut control = Vec::new();
-                for &a in &CAUSAL_STRENGTHS {
-                    flip.push(flip_rate(ci, base_pred, &pattern, owner, a)?);
-                    control.push(flip_rate(ci, base_pred, &grey, owner, a)?);
-                }
+                let flip = CAUSAL_STRENGTHS
+                    .iter()
+                    .map(|&a| flip_rate(ci, base_pred, &pattern, owner, a))
+                    .collect::<Result<Vec<_>>>()?;
+                let control = match &grey_flip_rates[owner] {
+                    Some(rates) => rates.clone(),
+                    None => {
+                        let grey = vec![0.5f32; pattern.len()];
+                        let rates = CAUSAL_STRENGTHS
+                            .iter()
+                            .map(|&a| flip_rate(ci, base_pred, &grey, owner, a))
+                            .collect::<Result<Vec<_>>>()?;
+                        grey_flip_rates[owner] = Some(rates.clone());
+                        rates
+                    }
+                };
                 Some(CausalCheck {
                     images: ci.description.clone(),
                     strengths: CAUSAL_STRENGTHS.to_vec(),
@@ -426,7 +449,7 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
                     grey_flip_rate: control,
                 })
             }
-            _ => None,
+            None => None,
         };
         clusters.push(ClusterReport {
             p_value: p_values[j],
@@ -519,12 +542,11 @@ pub fn write_run(input: &RunInput) -> Result<RunResult> {
         for cl in 0..input.class_names.len() {
             let _ = write!(csv, ",{}", input.probs.get(i, cl));
         }
-        let w = (input.probs.get(i, owner) as f64).powf(input.weight_exponent);
         let _ = writeln!(
             csv,
             ",{j},{},{},{},{}",
             csv_field(&input.class_names[owner]),
-            w as f32,
+            class_weights[owner][i],
             p[0] as f32,
             p[1] as f32
         );

@@ -105,12 +105,19 @@ impl StagedDir {
                 .to_string_lossy(),
             std::process::id()
         ));
-        if self.target.exists() {
+        let replacing = self.target.exists();
+        if replacing {
             fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
         }
-        fs::rename(&self.staging, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        if let Err(e) = fs::rename(&self.staging, &self.target) {
+            // Put the previous output back rather than leave it for `remove_stale`.
+            if replacing {
+                let _ = fs::rename(&old, &self.target);
+            }
+            return Err(Error::io(&self.target, e));
+        }
         self.committed = true;
-        if old.exists() {
+        if replacing {
             let _ = fs::remove_dir_all(&old);
         }
         Ok(())
@@ -127,6 +134,10 @@ impl Drop for StagedDir {
 
 /// Removes staging folders of `name` whose process is gone (Linux: no /proc/PID).
 fn remove_stale(parent: &Path, name: &str) {
+    // Without /proc there is no telling whether a process is gone: remove nothing.
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
@@ -137,7 +148,7 @@ fn remove_stale(parent: &Path, name: &str) {
             .or_else(|| file.strip_prefix(&format!(".{name}.old-")));
         if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
             let alive = Path::new("/proc").join(pid.to_string()).exists();
-            if pid != std::process::id() && !alive && Path::new("/proc/self").exists() {
+            if pid != std::process::id() && !alive {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }

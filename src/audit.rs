@@ -15,7 +15,7 @@ use rand::seq::index;
 use crate::analysis::{self, CausalInput, ClusterCount, ClusterSettings, RunInput};
 use crate::atomic::StagedDir;
 use crate::data::{Images, plant};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::kmeans::KMeansParams;
 use crate::metrics::Probabilities;
 use crate::model::{AuditedModel, ModelInfo, OnnxSettings};
@@ -104,26 +104,19 @@ pub const DEFAULT_PROBES: usize = 10_000;
 
 impl AuditConfig {
     pub fn check(&self) -> Result<()> {
-        let positive = |flag: &'static str, v: usize| {
-            if v == 0 {
-                Err(Error::param(flag, "expected a positive integer, got 0"))
-            } else {
-                Ok(())
-            }
-        };
+        use crate::check::{self, positive};
         positive("latent-dim", self.latent_dim)?;
-        crate::reproduce::check_k(self.k, self.probes_count.unwrap_or(usize::MAX))?;
+        check::k(self.k, self.probes_count.unwrap_or(usize::MAX))?;
         if let Some(n) = self.probes_count {
             positive("probes-count", n)?;
         }
         positive("kmeans-restarts", self.kmeans_restarts)?;
-        positive("vae-epochs", self.vae.max_epochs)?;
+        check::vae(&self.vae)?;
         positive("batch-size", self.batch_size)?;
         positive("vae-size", self.vae_size)?;
+        positive("vae-hidden", self.vae_hidden)?;
         positive("vae-train-probes", self.vae_train_probes)?;
-        if !self.weight_exponent.is_finite() || self.weight_exponent < 0.0 {
-            return Err(Error::param("weight-exponent", "expected a number >= 0"));
-        }
+        check::weight_exponent(self.weight_exponent)?;
         self.device.device()?;
         Ok(())
     }
@@ -164,40 +157,57 @@ pub struct AuditResults {
 pub const CAUSAL_IMAGES: usize = 500;
 
 /// Held-out real images at the model's input size, for the causal check.
-fn holdout_images(config: &AuditConfig, h: usize, w: usize) -> Result<Option<(Images, String)>> {
+fn holdout_images(
+    config: &AuditConfig,
+    model: &AuditedModel,
+    h: usize,
+    w: usize,
+) -> Result<Option<(Images, String)>> {
     let (images, what) = match &config.holdout {
+        // A plain folder of images (no IDX pair, no class subfolders); anything else must
+        // load as labelled data, and its error is the user's to see.
+        Some(path)
+            if path.is_dir()
+                && crate::data::idx::locate_pair(path).is_err()
+                && !crate::data::folder::is_image_folder(path) =>
+        {
+            let src = ProbeSource::folder(
+                path,
+                h,
+                w,
+                Some(CAUSAL_IMAGES),
+                &mut seed::rng(config.seed, Stream::Holdout, &[1]),
+            )?;
+            (
+                src.batch(0, src.count())?,
+                format!("held-out images from {}", path.display()),
+            )
+        }
         Some(path) => {
-            let labeled = crate::train::load_labeled(
+            let set = crate::train::load_labeled(
                 path,
                 None,
                 Some(h.max(w)),
                 crate::data::idx::Transpose::Auto,
-            );
-            match labeled {
-                Ok(set) => (
-                    set.images,
-                    format!("held-out images from {}", path.display()),
-                ),
-                Err(_) => {
-                    let src = ProbeSource::folder(path, h, w, None)?;
-                    let n = src.count();
-                    (
-                        src.batch(0, n.min(4 * CAUSAL_IMAGES))?,
-                        format!("held-out images from {}", path.display()),
-                    )
-                }
-            }
+            )?;
+            (
+                set.images,
+                format!("held-out images from {}", path.display()),
+            )
         }
-        None if config.model.is_dir() => match crate::train::held_out_images(&config.model) {
+        None => match model
+            .checkpoint_dir()
+            .map(crate::train::held_out_images)
+            .transpose()?
+            .flatten()
+        {
             Some(val) => (
                 val.images,
                 "the model's validation images, nothing planted".to_string(),
             ),
             None => return Ok(None),
         },
-        None => return Ok(None),
     };
-    let images = plant::to_rgb(&images).resize(h, w);
     let keep: Vec<usize> = if images.count > CAUSAL_IMAGES {
         let mut ids = index::sample(
             &mut seed::rng(config.seed, Stream::Holdout, &[]),
@@ -210,7 +220,8 @@ fn holdout_images(config: &AuditConfig, h: usize, w: usize) -> Result<Option<(Im
     } else {
         (0..images.count).collect()
     };
-    Ok(Some((images.select(&keep), what)))
+    let images = plant::to_rgb(&images.select(&keep)).resize(h, w);
+    Ok(Some((images, what)))
 }
 
 /// Runs an audit and writes the report folder.
@@ -222,6 +233,8 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     let model = AuditedModel::load(&config.model, &config.onnx, &device)?;
     let [h, w] = model.input_size();
     let classes = model.class_names.len();
+    // Loaded first, so that a bad --holdout fails before any training.
+    let holdout = holdout_images(config, &model, h, w)?;
     let source = match &config.probes {
         ProbeChoice::Family(family) => ProbeSource::Generated(ProbeSpec {
             family: *family,
@@ -230,14 +243,19 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
             width: w,
             seed: seed::derive(config.seed, Stream::Probes, &[]),
         }),
-        ProbeChoice::Folder(dir) => ProbeSource::folder(dir, h, w, config.probes_count)?,
+        ProbeChoice::Folder(dir) => ProbeSource::folder(
+            dir,
+            h,
+            w,
+            config.probes_count,
+            &mut seed::rng(config.seed, Stream::Probes, &[1]),
+        )?,
     };
     let n = source.count();
-    crate::reproduce::check_k(config.k, n)?;
+    crate::check::k(config.k, n)?;
     let staged = StagedDir::create(&config.out)?;
 
-    // Step 2: the VAE, on (a seeded sample of) the probes.
-    let t = Instant::now();
+    // The VAE trains on a seeded sample of the probes (all of them when there are few).
     let m = n.min(config.vae_train_probes);
     let mut ids: Vec<usize> = if m == n {
         (0..n).collect()
@@ -252,15 +270,38 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         hidden: config.vae_hidden,
         guide_classes: if config.vae_guided { classes } else { 0 },
     };
+
+    // Step 3 for every probe, in bounded batches: keep the probabilities, and the thumbnails
+    // of the VAE's sample.
+    let t = Instant::now();
+    let mut probs = Vec::with_capacity(n * classes);
     let mut train_x = Vec::with_capacity(m * vconf.input_len());
-    let mut train_p = Vec::new();
-    for chunk in ids.chunks(config.batch_size) {
-        let images = source.get(chunk)?;
-        if config.vae_guided {
-            train_p.extend(model.predict(&images)?.values);
-        }
-        train_x.extend(vae::thumbnails(&images, config.vae_size));
+    let mut sampled = 0; // ids[..sampled] have their thumbnails
+    let bar = progress.bar(n as u64, "classifying probes");
+    for start in (0..n).step_by(config.batch_size) {
+        let end = (start + config.batch_size).min(n);
+        let images = source.batch(start, end)?;
+        probs.extend(model.predict(&images)?.values);
+        let upto = sampled + ids[sampled..].partition_point(|&i| i < end);
+        let local: Vec<usize> = ids[sampled..upto].iter().map(|&i| i - start).collect();
+        train_x.extend(vae::thumbnails(&images.select(&local), config.vae_size));
+        sampled = upto;
+        bar.set_position(end as u64);
     }
+    bar.finish_and_clear();
+    let probs = Probabilities::new(classes, probs)?;
+    timings.inference = t.elapsed().as_secs_f64();
+
+    // Step 2: the VAE.
+    let t = Instant::now();
+    let train_p: Vec<f32> = if config.vae_guided {
+        ids.iter()
+            .flat_map(|&i| &probs.values[i * classes..(i + 1) * classes])
+            .copied()
+            .collect()
+    } else {
+        Vec::new()
+    };
     let bar = progress.bar(epoch_estimate(&config.vae, m), "training VAE");
     let (vae_model, vae_training) = vae::train(
         &vconf,
@@ -276,34 +317,39 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         },
     )?;
     bar.finish_and_clear();
-    drop(train_x);
     timings.vae = t.elapsed().as_secs_f64();
 
-    // Steps 2-3 for every probe, in bounded batches: keep probabilities and latents only.
+    // Every probe's latent: from the thumbnails at hand when the VAE saw every probe, else
+    // from a second pass over the probes in bounded batches.
     let t = Instant::now();
-    let mut probs = Vec::with_capacity(n * classes);
-    let mut latents = Vec::with_capacity(n * config.latent_dim);
     let mut rng = seed::rng(config.seed, Stream::LatentSample, &[]);
-    let bar = progress.bar(n as u64, "classifying and encoding probes");
-    for start in (0..n).step_by(config.batch_size) {
-        let end = (start + config.batch_size).min(n);
-        let images = source.batch(start, end)?;
-        probs.extend(model.predict(&images)?.values);
-        let x = vae::thumbnails(&images, config.vae_size);
-        latents.extend(vae::encode(
+    let encode = |x: &[f32], rng: &mut _| {
+        vae::encode(
             &vae_model,
             &vconf,
-            &x,
+            x,
             config.latent,
             config.batch_size,
             &device,
-            &mut rng,
-        )?);
-        bar.set_position(end as u64);
-    }
-    bar.finish_and_clear();
-    let probs = Probabilities::new(classes, probs)?;
-    timings.inference = t.elapsed().as_secs_f64();
+            rng,
+        )
+    };
+    let latents = if m == n {
+        encode(&train_x, &mut rng)?
+    } else {
+        drop(train_x);
+        let mut latents = Vec::with_capacity(n * config.latent_dim);
+        let bar = progress.bar(n as u64, "encoding probes");
+        for start in (0..n).step_by(config.batch_size) {
+            let end = (start + config.batch_size).min(n);
+            let x = vae::thumbnails(&source.batch(start, end)?, config.vae_size);
+            latents.extend(encode(&x, &mut rng)?);
+            bar.set_position(end as u64);
+        }
+        bar.finish_and_clear();
+        latents
+    };
+    timings.inference += t.elapsed().as_secs_f64();
 
     // Step 4.
     let t = Instant::now();
@@ -339,13 +385,11 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
 
     let t = Instant::now();
     let probe_images = |ids: &[usize]| source.get(ids);
-    let holdout = holdout_images(config, h, w)?;
     let predict = |imgs: &Images| model.predict(imgs);
-    let causal_input = holdout.as_ref().map(|(images, description)| CausalInput {
-        images,
-        description: description.clone(),
-        predict: &predict,
-    });
+    let causal_input = holdout
+        .as_ref()
+        .map(|(images, description)| CausalInput::new(images, description.clone(), &predict))
+        .transpose()?;
     let run = analysis::write_run(&RunInput {
         root: staged.path(),
         rel: String::new(),

@@ -36,14 +36,15 @@ pub struct BenchConfig {
     pub reproduce: ReproduceConfig,
 }
 
-fn best<T>(repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<f64> {
+fn best<T>(repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
     let mut best = f64::INFINITY;
+    let mut last = None;
     for _ in 0..repeats.max(1) {
         let t = Instant::now();
-        f()?;
+        last = Some(f()?);
         best = best.min(t.elapsed().as_secs_f64());
     }
-    Ok(best)
+    Ok((best, last.expect("ran at least once")))
 }
 
 /// Runs the benchmarks.
@@ -63,7 +64,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         });
     };
 
-    let base = data::load_idx_classes(&rc.data, &rc.classes, rc.transpose)?;
+    let base = data::load_idx_classes(&rc.data, Some(&rc.classes), rc.transpose)?;
     let (train, _) = base.split(0.8, &mut seed::rng(rc.seed, Stream::DataSplit, &[0]));
     let train_set = LabeledImages {
         images: plant::colorize(&train.images, &train.labels, &rc.colors),
@@ -75,9 +76,8 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         base.images.width,
         base.class_names.clone(),
     );
-    let mut model = None;
-    let secs = best(config.repeats, || {
-        model = Some(classifier::train(
+    let (secs, model) = best(config.repeats, || {
+        classifier::train(
             &cconf,
             &train_set,
             &rc.classifier,
@@ -85,8 +85,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             1,
             &mut seed::rng(rc.seed, Stream::ClassifierBatches, &[0]),
             |_| {},
-        )?);
-        Ok(())
+        )
     })?;
     row(
         "classifier epoch",
@@ -98,7 +97,6 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             train_set.images.count, rc.classifier.batch_size
         ),
     );
-    let model = model.expect("trained at least once");
 
     let spec = ProbeSpec {
         family: ProbeFamily::Solid,
@@ -108,7 +106,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         seed: 1,
     };
     let probes = spec.generate();
-    let secs = best(config.repeats, || {
+    let (secs, probs) = best(config.repeats, || {
         classifier::predict(&model, &cconf, &probes, rc.batch_size, &device)
     })?;
     row(
@@ -121,7 +119,6 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             probes.count, spec.height, spec.width, rc.batch_size
         ),
     );
-    let probs = classifier::predict(&model, &cconf, &probes, rc.batch_size, &device)?;
 
     let x = vae::thumbnails(&probes, rc.vae_size);
     let vconf = VaeConfig {
@@ -135,22 +132,17 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         guide_weight: rc.vae.guide_weight,
         ..VaeTrainParams::fixed_epochs(1)
     };
-    let mut vae_model = None;
-    let secs = best(config.repeats, || {
-        vae_model = Some(
-            vae::train(
-                &vconf,
-                &x,
-                Some(&probs.values),
-                &one_epoch,
-                &device,
-                2,
-                &mut seed::rng(rc.seed, Stream::VaeTraining, &[0]),
-                |_, _| {},
-            )?
-            .0,
-        );
-        Ok(())
+    let (secs, (vae_model, _)) = best(config.repeats, || {
+        vae::train(
+            &vconf,
+            &x,
+            Some(&probs.values),
+            &one_epoch,
+            &device,
+            2,
+            &mut seed::rng(rc.seed, Stream::VaeTraining, &[0]),
+            |_, _| {},
+        )
     })?;
     row(
         "VAE epoch",
@@ -162,8 +154,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             rc.probes, rc.vae_size, rc.vae_size
         ),
     );
-    let vae_model = vae_model.expect("trained at least once");
-    let secs = best(config.repeats, || {
+    let (secs, _) = best(config.repeats, || {
         vae::encode(
             &vae_model,
             &vconf,
@@ -202,7 +193,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             restarts,
             ..KMeansParams::default()
         };
-        let secs = best(config.repeats.max(3), || {
+        let (secs, _) = best(config.repeats.max(3), || {
             params
                 .fit(&points, 3, &weights, &mut seed::rng(0, Stream::KMeans, &[]))
                 .map_err(|source| crate::Error::KMeans {

@@ -10,7 +10,7 @@ use spurion::audit::{self, AuditConfig, ProbeChoice};
 use spurion::data::{self, idx::Transpose, plant};
 use spurion::model::{Channels, Layout, OnnxSettings, OutputKind};
 use spurion::nn::ComputeDevice;
-use spurion::nn::vae::LatentMode;
+use spurion::nn::vae::{LatentMode, VaeTrainParams};
 use spurion::probes::ProbeFamily;
 use spurion::progress::Progress;
 use spurion::reproduce::{self, ReproduceConfig};
@@ -278,6 +278,9 @@ struct ReproduceArgs {
     /// VAE: guided by the classifier's probabilities (spurion), or plain (the paper).
     #[arg(long, value_enum, default_value = "guided")]
     vae: VaeArg,
+    /// The VAE sees probes as SxS thumbnails (solid colours need no more than 8).
+    #[arg(long, default_value_t = 8, value_name = "S")]
+    vae_size: usize,
     /// Skip the paper's whole method (plain VAE, sampled latents, k = 1, p^2) that otherwise
     /// runs beside spurion's for comparison.
     #[arg(long)]
@@ -320,13 +323,8 @@ fn shipped_data() -> PathBuf {
 impl ReproduceArgs {
     fn into_config(self) -> Result<ReproduceConfig> {
         let defaults = ReproduceConfig::default();
-        let colors = match &self.colors {
-            Some(names) => names
-                .iter()
-                .map(|n| plant::parse_color(n))
-                .collect::<Result<Vec<_>>>()?,
-            None => plant::default_colors(self.classes.len()),
-        };
+        let colors =
+            colors(&self.colors)?.unwrap_or_else(|| plant::default_colors(self.classes.len()));
         let config = ReproduceConfig {
             data: self.data.unwrap_or_else(shipped_data),
             transpose: transpose(self.transpose),
@@ -337,23 +335,18 @@ impl ReproduceArgs {
             k: parse_k(&self.k)?,
             seed: self.seed,
             probes: self.probes,
-            latent: match self.latent {
-                LatentArg::Mean => LatentMode::Mean,
-                LatentArg::Sample => LatentMode::Sample,
-            },
+            latent: latent(self.latent),
             weight_exponent: self.weight_exponent,
             permutations: self.permutations,
             vae_guided: matches!(self.vae, VaeArg::Guided),
             paper_baseline: !self.no_paper_baseline,
+            vae_size: self.vae_size,
             record_timings: !self.no_timings,
             classifier: spurion::nn::classifier::TrainParams {
                 epochs: self.epochs,
                 ..defaults.classifier
             },
-            vae: match self.vae_epochs {
-                Some(n) => spurion::nn::vae::VaeTrainParams::fixed_epochs(n),
-                None => defaults.vae.clone(),
-            },
+            vae: vae_params(self.vae_epochs, &defaults.vae),
             device: device(self.device),
             out: self.out,
             ..defaults
@@ -369,6 +362,18 @@ fn transpose(t: TransposeArg) -> Transpose {
         TransposeArg::Yes => Transpose::Yes,
         TransposeArg::No => Transpose::No,
     }
+}
+
+fn latent(l: LatentArg) -> LatentMode {
+    match l {
+        LatentArg::Mean => LatentMode::Mean,
+        LatentArg::Sample => LatentMode::Sample,
+    }
+}
+
+/// `--vae-epochs N`: exactly N epochs; otherwise the default stopping rule.
+fn vae_params(epochs: Option<usize>, default: &VaeTrainParams) -> VaeTrainParams {
+    epochs.map_or_else(|| default.clone(), VaeTrainParams::fixed_epochs)
 }
 
 fn device(d: DeviceArg) -> ComputeDevice {
@@ -505,15 +510,9 @@ impl AuditArgs {
             latent_dim: self.latent_dim,
             k: parse_k(&self.k)?,
             seed: self.seed,
-            latent: match self.latent {
-                LatentArg::Mean => LatentMode::Mean,
-                LatentArg::Sample => LatentMode::Sample,
-            },
+            latent: latent(self.latent),
             weight_exponent: self.weight_exponent,
-            vae: match self.vae_epochs {
-                Some(n) => spurion::nn::vae::VaeTrainParams::fixed_epochs(n),
-                None => defaults.vae.clone(),
-            },
+            vae: vae_params(self.vae_epochs, &defaults.vae),
             batch_size: self.batch_size,
             permutations: self.permutations,
             holdout: self.holdout,

@@ -162,6 +162,8 @@ enum Kind {
         model: Box<Classifier>,
         config: ClassifierConfig,
         device: burn::prelude::Device,
+        /// The checkpoint folder (it may also hold training.json).
+        dir: PathBuf,
     },
     Onnx {
         plan: Arc<TypedRunnableModel>,
@@ -299,6 +301,7 @@ impl AuditedModel {
                 model: Box::new(model),
                 config,
                 device: device.clone(),
+                dir,
             },
         })
     }
@@ -484,6 +487,14 @@ impl AuditedModel {
     }
 
     /// `[height, width]` of the images the model takes.
+    /// The folder of a spurion checkpoint; None for ONNX models.
+    pub fn checkpoint_dir(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Spurion { dir, .. } => Some(dir),
+            Kind::Onnx { .. } => None,
+        }
+    }
+
     pub fn input_size(&self) -> [usize; 2] {
         match &self.kind {
             Kind::Spurion { config, .. } => [config.height, config.width],
@@ -546,6 +557,7 @@ impl AuditedModel {
                 model,
                 config,
                 device,
+                ..
             } => classifier::predict(model, config, images, images.count.max(1), device),
             Kind::Onnx {
                 plan,

@@ -164,8 +164,16 @@ pub enum ProbeSource {
 }
 
 impl ProbeSource {
-    /// Every image under `root` (png, jpg), in sorted order; at most `limit` if given.
-    pub fn folder(root: &Path, height: usize, width: usize, limit: Option<usize>) -> Result<Self> {
+    /// Every image under `root` (png, jpg), in sorted order; if `limit` is given and smaller,
+    /// a sample of that many drawn with `rng` (still in sorted order), so that a folder sorted
+    /// by class is not cut to its first classes.
+    pub fn folder(
+        root: &Path,
+        height: usize,
+        width: usize,
+        limit: Option<usize>,
+        rng: &mut Rng,
+    ) -> Result<Self> {
         if !root.is_dir() {
             return Err(Error::data(
                 root,
@@ -185,8 +193,13 @@ impl ProbeSource {
                 ),
             ));
         }
-        if let Some(limit) = limit {
-            paths.truncate(limit);
+        if let Some(limit) = limit.filter(|&l| l < paths.len()) {
+            let mut ids = rand::seq::index::sample(rng, paths.len(), limit).into_vec();
+            ids.sort_unstable();
+            paths = ids
+                .into_iter()
+                .map(|i| std::mem::take(&mut paths[i]))
+                .collect();
         }
         Ok(ProbeSource::Folder {
             root: root.to_path_buf(),
@@ -343,7 +356,7 @@ mod tests {
     #[test]
     fn empty_probe_folder_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let e = ProbeSource::folder(dir.path(), 4, 4, None)
+        let e = ProbeSource::folder(dir.path(), 4, 4, None, &mut seed::rng(0, Stream::Test, &[]))
             .unwrap_err()
             .to_string();
         assert!(e.contains("empty probe folder"), "{e}");

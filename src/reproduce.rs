@@ -112,62 +112,11 @@ impl Default for ReproduceConfig {
     }
 }
 
-fn positive(param: &'static str, v: usize) -> Result<()> {
-    if v == 0 {
-        return Err(Error::param(param, "expected a positive integer, got 0"));
-    }
-    Ok(())
-}
-
-fn positive_f(param: &'static str, v: f64) -> Result<()> {
-    if !v.is_finite() || v <= 0.0 {
-        return Err(Error::param(
-            param,
-            format!("expected a positive number, got {v}"),
-        ));
-    }
-    Ok(())
-}
-
-/// `--k`: at least 1, at most the number of probes.
-pub fn check_k(k: ClusterCount, probes: usize) -> Result<()> {
-    let v = match k {
-        ClusterCount::Fixed(v) => v,
-        ClusterCount::Auto { max } => max,
-    };
-    if v == 0 {
-        return Err(Error::param(
-            "k",
-            "expected 'auto' or a positive integer, got 0",
-        ));
-    }
-    if k.min() > probes {
-        return Err(Error::param(
-            "k",
-            format!(
-                "k = {} is larger than the number of probes ({probes})",
-                k.min()
-            ),
-        ));
-    }
-    Ok(())
-}
-
 impl ReproduceConfig {
     /// Checks every setting; the error names the flag and what it expects.
     pub fn check(&self) -> Result<()> {
-        if self.classes.len() < 2 {
-            return Err(Error::param(
-                "classes",
-                format!("expected at least 2 classes, got {}", self.classes.len()),
-            ));
-        }
-        let mut seen = self.classes.clone();
-        seen.sort_unstable();
-        seen.dedup();
-        if seen.len() != self.classes.len() {
-            return Err(Error::param("classes", "classes must be distinct"));
-        }
+        use crate::check::{self, positive};
+        check::classes(&self.classes)?;
         if self.colors.len() != self.classes.len() {
             return Err(Error::param(
                 "colors",
@@ -191,21 +140,14 @@ impl ReproduceConfig {
             ));
         }
         positive("trials", self.trials)?;
-        check_k(self.k, self.probes)?;
-        if !self.weight_exponent.is_finite() || self.weight_exponent < 0.0 {
-            return Err(Error::param(
-                "weight-exponent",
-                format!("expected a number >= 0, got {}", self.weight_exponent),
-            ));
-        }
+        check::k(self.k, self.probes)?;
+        check::weight_exponent(self.weight_exponent)?;
         positive("kmeans-restarts", self.kmeans_restarts)?;
         positive("epochs", self.classifier.epochs)?;
-        positive("vae-epochs", self.vae.max_epochs)?;
+        check::vae(&self.vae)?;
         positive("batch-size", self.classifier.batch_size)?;
-        positive("batch-size", self.vae.batch_size)?;
         positive("batch-size", self.batch_size)?;
-        positive_f("lr", self.classifier.learning_rate)?;
-        positive_f("vae-lr", self.vae.learning_rate)?;
+        check::positive_f("lr", self.classifier.learning_rate)?;
         positive("vae-size", self.vae_size)?;
         positive("vae-hidden", self.vae_hidden)?;
         self.device.device()?;
@@ -221,8 +163,10 @@ pub struct TrialSetup {
     pub colored_accuracy: f64,
     pub monochrome_accuracy: f64,
     pub swapped_accuracy: f64,
-    /// Held-out digits (single channel) with their labels, for causal checks.
-    pub validation: LabeledImages,
+    /// Held-out digits in monochrome (white strokes), for causal checks.
+    pub held_out: data::Images,
+    /// The classifier's prediction on each of them.
+    pub held_out_pred: Vec<usize>,
     pub probes: ProbeSpec,
     pub probs: Probabilities,
     /// The probes as flattened VAE thumbnails.
@@ -262,32 +206,23 @@ pub fn prepare_trial(
         base.images.width,
         base.class_names.clone(),
     );
-    let steps = config.classifier.epochs
-        * train_set
-            .images
-            .count
-            .div_ceil(config.classifier.batch_size);
-    let bar = progress.bar(steps as u64, format!("trial {trial}: classifier"));
-    let model = classifier::train(
+    let model = crate::train::fit_classifier(
         &cconf,
         &train_set,
         &config.classifier,
         &device,
-        seed::derive(config.seed, Stream::ClassifierInit, &[t]),
-        &mut seed::rng(config.seed, Stream::ClassifierBatches, &[t]),
-        |loss| {
-            bar.set_message(format!("loss {loss:.4}"));
-            bar.inc(1);
-        },
+        (config.seed, &[t]),
+        progress,
+        format!("trial {trial}: classifier"),
     )?;
-    bar.finish_and_clear();
-    let accuracy = |images: &data::Images| -> Result<f64> {
-        let p = classifier::predict(&model, &cconf, images, config.batch_size, &device)?;
-        Ok(classifier::accuracy(&p, &val.labels))
+    let predict = |images: &data::Images| {
+        classifier::predict(&model, &cconf, images, config.batch_size, &device)
     };
-    let colored_accuracy = accuracy(&val_rgb)?;
-    let monochrome_accuracy = accuracy(&val_mono)?;
-    let swapped_accuracy = accuracy(&val_swapped)?;
+    let colored_accuracy = classifier::accuracy(&predict(&val_rgb)?, &val.labels);
+    let mono = predict(&val_mono)?;
+    let monochrome_accuracy = classifier::accuracy(&mono, &val.labels);
+    let held_out_pred = (0..val_mono.count).map(|i| mono.argmax(i)).collect();
+    let swapped_accuracy = classifier::accuracy(&predict(&val_swapped)?, &val.labels);
     timings.classifier += started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -309,7 +244,8 @@ pub fn prepare_trial(
         colored_accuracy,
         monochrome_accuracy,
         swapped_accuracy,
-        validation: val,
+        held_out: val_mono,
+        held_out_pred,
         probes: spec,
         probs,
         thumbnails,
@@ -440,15 +376,18 @@ fn run_dim(
         ..KMeansParams::default()
     };
     let probs = &setup.probs;
-    let held_out = plant::monochrome(&setup.validation.images);
     let started = Instant::now();
     let space = fit_vae(config, setup, dim, config.vae_guided, progress)?;
-    // The paper's whole method: a plain VAE, sampled latents, one cluster per class, p^2.
-    let paper_space = if config.paper_baseline {
+    // The paper's whole method: a plain VAE (ours, when ours is plain), sampled latents, one
+    // cluster per class, p^2.
+    let plain_space = if config.paper_baseline && config.vae_guided {
         Some(fit_vae(config, setup, dim, false, progress)?)
     } else {
         None
     };
+    let paper_space = config
+        .paper_baseline
+        .then(|| plain_space.as_ref().unwrap_or(&space));
     timings.vae += started.elapsed().as_secs_f64();
 
     let started = Instant::now();
@@ -474,7 +413,7 @@ fn run_dim(
             ..template
         },
     )?;
-    let paper = match &paper_space {
+    let paper = match paper_space {
         Some(ps) => Some(
             analysis::cluster_and_score(
                 &ps.samples,
@@ -511,9 +450,10 @@ fn run_dim(
         )
     };
     let causal = CausalInput {
-        images: &held_out,
+        images: &setup.held_out,
         description: "held-out monochrome digits".to_string(),
         predict: &predict,
+        base_pred: setup.held_out_pred.clone(),
     };
     let mut run = analysis::write_run(&RunInput {
         root: out,
@@ -588,7 +528,7 @@ pub fn run(config: &ReproduceConfig, progress: &Progress) -> Result<ReproduceRes
     config.check()?;
     let started = Instant::now();
     let mut timings = Timings::default();
-    let base = data::load_idx_classes(&config.data, &config.classes, config.transpose)?;
+    let base = data::load_idx_classes(&config.data, Some(&config.classes), config.transpose)?;
     let staged = StagedDir::create(&config.out)?;
     timings.data += started.elapsed().as_secs_f64();
     // Trials, and the latent dims within them, are independent (each derives its own seeds),

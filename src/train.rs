@@ -8,10 +8,11 @@
 use std::path::PathBuf;
 
 use crate::atomic::{self, StagedDir};
+use crate::check;
 use crate::data::{self, LabeledImages, folder, idx, plant};
 use crate::error::{Error, Result};
 use crate::nn::ComputeDevice;
-use crate::nn::classifier::{self, ClassifierConfig, TrainParams};
+use crate::nn::classifier::{self, Classifier, ClassifierConfig, TrainParams};
 use crate::progress::Progress;
 use crate::seed::{self, Stream};
 
@@ -37,25 +38,14 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     pub fn check(&self) -> Result<()> {
-        if self.train.epochs == 0 {
-            return Err(Error::param("epochs", "expected a positive integer, got 0"));
-        }
-        if self.train.batch_size == 0 {
-            return Err(Error::param(
-                "batch-size",
-                "expected a positive integer, got 0",
-            ));
-        }
-        if !(self.train.learning_rate > 0.0 && self.train.learning_rate.is_finite()) {
-            return Err(Error::param("lr", "expected a positive number"));
-        }
+        check::positive("epochs", self.train.epochs)?;
+        check::positive("batch-size", self.train.batch_size)?;
+        check::positive_f("lr", self.train.learning_rate)?;
         if self.size.is_some_and(|s| s < 4) {
             return Err(Error::param("size", "expected at least 4 pixels"));
         }
-        if let Some(c) = &self.classes
-            && c.len() < 2
-        {
-            return Err(Error::param("classes", "expected at least 2 classes"));
+        if let Some(c) = &self.classes {
+            check::classes(c)?;
         }
         self.device.device()?;
         Ok(())
@@ -92,55 +82,11 @@ pub fn load_labeled(
     size: Option<usize>,
     transpose: idx::Transpose,
 ) -> Result<LabeledImages> {
-    let config = TrainConfig {
-        data: path.to_path_buf(),
-        transpose,
-        classes: classes.map(|c| c.to_vec()),
-        size,
-        plant: plant::Plant::None,
-        colors: None,
-        train: TrainParams {
-            epochs: 1,
-            batch_size: 1,
-            learning_rate: 1.0,
-        },
-        seed: 0,
-        device: ComputeDevice::Cpu,
-        out: PathBuf::new(),
-    };
-    load(&config)
-}
-
-/// The validation images of a checkpoint trained by `spurion train`, unaltered (nothing
-/// planted), from the data and seed recorded in its training.json. None when the checkpoint
-/// has no training.json or its data is not where it was.
-pub fn held_out_images(model_dir: &std::path::Path) -> Option<LabeledImages> {
-    let text = std::fs::read(model_dir.join("training.json")).ok()?;
-    let s: TrainSummary = serde_json::from_slice(&text).ok()?;
-    let classes: Option<Vec<u8>> = s.class_names.iter().map(|c| c.parse().ok()).collect();
-    let data = std::path::Path::new(&s.data);
-    let set = load_labeled(data, classes.as_deref(), s.size, idx::Transpose::Auto).ok()?;
-    let (_, val) = set.split(0.8, &mut seed::rng(s.seed, Stream::DataSplit, &[]));
-    Some(val)
-}
-
-/// Loads the labelled data `config.data` points at.
-fn load(config: &TrainConfig) -> Result<LabeledImages> {
-    let path = &config.data;
     let set = if path.is_dir() && idx::locate_pair(path).is_err() && folder::is_image_folder(path) {
-        folder::load_image_folder(path, config.size.unwrap_or(32))?
+        folder::load_image_folder(path, size.unwrap_or(32))?
     } else {
-        let classes = match &config.classes {
-            Some(c) => c.clone(),
-            None => {
-                let (i, l) = idx::locate_pair(path)?;
-                let set = idx::read_pair(&i, &l, config.transpose)?;
-                let present: std::collections::BTreeSet<u8> = set.labels.iter().copied().collect();
-                present.into_iter().collect()
-            }
-        };
-        let d = data::load_idx_classes(path, &classes, config.transpose)?;
-        match config.size {
+        let d = data::load_idx_classes(path, classes, transpose)?;
+        match size {
             Some(s) => LabeledImages {
                 images: d.images.resize(s, s),
                 ..d
@@ -154,11 +100,65 @@ fn load(config: &TrainConfig) -> Result<LabeledImages> {
     Ok(set)
 }
 
+/// The validation images of a checkpoint trained by `spurion train`, unaltered (nothing
+/// planted), from the data and seed recorded in its training.json. None when the checkpoint
+/// has no training.json or its data is no longer where it was; an error when training.json is
+/// unreadable.
+pub fn held_out_images(model_dir: &std::path::Path) -> Result<Option<LabeledImages>> {
+    let path = model_dir.join("training.json");
+    let Ok(text) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let s: TrainSummary = serde_json::from_slice(&text)
+        .map_err(|e| Error::data(&path, format!("not a spurion training summary: {e}")))?;
+    let classes: Option<Vec<u8>> = s.class_names.iter().map(|c| c.parse().ok()).collect();
+    let data = std::path::Path::new(&s.data);
+    let Ok(set) = load_labeled(data, classes.as_deref(), s.size, idx::Transpose::Auto) else {
+        return Ok(None);
+    };
+    let (_, val) = set.split(0.8, &mut seed::rng(s.seed, Stream::DataSplit, &[]));
+    Ok(Some(val))
+}
+
+/// Trains a classifier with a progress bar labelled `label`, its random streams derived from
+/// `(seed, path)`.
+pub(crate) fn fit_classifier(
+    cconf: &ClassifierConfig,
+    train_set: &LabeledImages,
+    params: &TrainParams,
+    device: &burn::prelude::Device,
+    (seed, path): (u64, &[u64]),
+    progress: &Progress,
+    label: String,
+) -> Result<Classifier> {
+    let steps = params.epochs * train_set.images.count.div_ceil(params.batch_size);
+    let bar = progress.bar(steps as u64, label);
+    let model = classifier::train(
+        cconf,
+        train_set,
+        params,
+        device,
+        seed::derive(seed, Stream::ClassifierInit, path),
+        &mut seed::rng(seed, Stream::ClassifierBatches, path),
+        |loss| {
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(model)
+}
+
 /// Trains and writes the checkpoint folder.
 pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
     config.check()?;
     let device = config.device.device()?;
-    let set = load(config)?;
+    let set = load_labeled(
+        &config.data,
+        config.classes.as_deref(),
+        config.size,
+        config.transpose,
+    )?;
     let n_classes = set.class_names.len();
     let colors = match &config.colors {
         Some(c) if c.len() != n_classes => {
@@ -177,7 +177,8 @@ pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
     let (train, val) = set.split(0.8, &mut seed::rng(config.seed, Stream::DataSplit, &[]));
     let train_set = LabeledImages {
         images: plant::apply(config.plant, &train.images, &train.labels, &colors),
-        ..train.clone()
+        labels: train.labels.clone(),
+        class_names: train.class_names.clone(),
     };
     let cconf = ClassifierConfig::new(
         3,
@@ -185,21 +186,15 @@ pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
         set.images.width,
         set.class_names.clone(),
     );
-    let steps = config.train.epochs * train_set.images.count.div_ceil(config.train.batch_size);
-    let bar = progress.bar(steps as u64, "training classifier");
-    let model = classifier::train(
+    let model = fit_classifier(
         &cconf,
         &train_set,
         &config.train,
         &device,
-        seed::derive(config.seed, Stream::ClassifierInit, &[]),
-        &mut seed::rng(config.seed, Stream::ClassifierBatches, &[]),
-        |loss| {
-            bar.set_message(format!("loss {loss:.4}"));
-            bar.inc(1);
-        },
+        (config.seed, &[]),
+        progress,
+        "training classifier".into(),
     )?;
-    bar.finish_and_clear();
 
     let accuracy = |images: &data::Images| -> Result<f64> {
         let p = classifier::predict(&model, &cconf, images, 512, &device)?;

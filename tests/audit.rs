@@ -2,25 +2,9 @@
 //! give their reference probabilities, bad input is refused cleanly.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn spurion(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spurion"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("spurion runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{ok, spurion};
 
 fn mnist() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -277,21 +261,14 @@ fn onnx_model_gives_its_reference_probabilities() {
     assert!(html.contains("&lt;b&gt;blue&lt;/b&gt;"));
 }
 
-/// Runs `spurion audit` expecting a one-line failure naming `needle`, and no output folder.
+/// Runs `spurion audit` expecting a one-line failure naming every needle, and no output.
 fn audit_fails(args: &[&str], code: i32, needles: &[&str]) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut all = vec!["audit", "--quiet", "--out", "audit", "--vae-epochs", "1"];
-    all.extend_from_slice(args);
-    let out = spurion(&all, dir.path());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "'{n}' not in: {stderr}");
-    }
-    assert!(!stderr.contains("panicked"));
-    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
-    assert!(left.is_empty(), "output left behind: {left:?}");
+    common::fails_with(
+        &["audit", "--quiet", "--out", "audit", "--vae-epochs", "1"],
+        args,
+        code,
+        needles,
+    );
 }
 
 #[test]
@@ -379,7 +356,7 @@ fn bad_preprocessing_file_is_named() {
             toml.to_str().unwrap(),
         ],
         1,
-        &["pre.toml"],
+        &["pre.toml", "invalid type"],
     );
 }
 
@@ -411,59 +388,88 @@ fn damaged_checkpoint(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
     dir
 }
 
+/// Audits a checkpoint damaged by `damage` and checks the failure names the file.
+fn checkpoint_fails(damage: impl FnOnce(&Path), needles: &[&str]) {
+    let dir = damaged_checkpoint(damage);
+    let model = dir.path().join("model");
+    audit_fails(&["--model", model.to_str().unwrap()], 1, needles);
+}
+
+/// A safetensors file holding `tensors` (name, shape) of zeros.
+fn safetensors(tensors: &[(&str, &[usize])]) -> Vec<u8> {
+    let mut header = serde_json::Map::new();
+    let mut offset = 0;
+    for (name, shape) in tensors {
+        let bytes = 4 * shape.iter().product::<usize>();
+        header.insert(
+            name.to_string(),
+            serde_json::json!({"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + bytes]}),
+        );
+        offset += bytes;
+    }
+    let header = serde_json::Value::Object(header).to_string();
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(header.as_bytes());
+    out.resize(out.len() + offset, 0);
+    out
+}
+
 #[test]
 fn corrupt_safetensors_is_named() {
-    let dir = damaged_checkpoint(|m| {
-        std::fs::write(m.join("classifier.safetensors"), b"not safetensors at all").unwrap()
-    });
-    let model = dir.path().join("model");
-    audit_fails(
-        &["--model", model.to_str().unwrap()],
-        1,
-        &["classifier.safetensors"],
+    checkpoint_fails(
+        |m| std::fs::write(m.join("classifier.safetensors"), b"not safetensors at all").unwrap(),
+        &["classifier.safetensors", "not weights for this model"],
     );
 }
 
 #[test]
 fn truncated_safetensors_is_named() {
     // The header length says 65,535 bytes of header follow; the file ends after two.
-    let dir = damaged_checkpoint(|m| {
-        std::fs::write(
-            m.join("classifier.safetensors"),
-            b"\xff\xff\x00\x00\x00\x00\x00\x00{}",
-        )
-        .unwrap()
-    });
-    let model = dir.path().join("model");
-    audit_fails(
-        &["--model", model.to_str().unwrap()],
-        1,
-        &["classifier.safetensors"],
+    checkpoint_fails(
+        |m| {
+            std::fs::write(
+                m.join("classifier.safetensors"),
+                b"\xff\xff\x00\x00\x00\x00\x00\x00{}",
+            )
+            .unwrap()
+        },
+        &["classifier.safetensors", "not weights for this model"],
+    );
+}
+
+#[test]
+fn weights_missing_the_models_tensors_are_named() {
+    // A valid safetensors file with no tensors.
+    checkpoint_fails(
+        |_| {},
+        &["classifier.safetensors", "not weights for this model"],
     );
 }
 
 #[test]
 fn weights_of_the_wrong_shape_are_named() {
-    // A valid safetensors file with no tensors: the model's weights are missing.
-    let dir = damaged_checkpoint(|_| {});
-    let model = dir.path().join("model");
-    audit_fails(
-        &["--model", model.to_str().unwrap()],
-        1,
-        &["classifier.safetensors"],
+    // Weights of a 3-class model beside the config of a 2-class one (one sigmoid output).
+    let weights = safetensors(&[
+        ("conv1.weight", &[16, 3, 3, 3]),
+        ("conv1.bias", &[16]),
+        ("conv2.weight", &[32, 16, 3, 3]),
+        ("conv2.bias", &[32]),
+        ("fc1.weight", &[1568, 64]),
+        ("fc1.bias", &[64]),
+        ("fc2.weight", &[64, 3]),
+        ("fc2.bias", &[3]),
+    ]);
+    checkpoint_fails(
+        |m| std::fs::write(m.join("classifier.safetensors"), weights).unwrap(),
+        &["classifier.safetensors", "not weights for this model"],
     );
 }
 
 #[test]
 fn corrupt_config_json_is_named() {
-    let dir = damaged_checkpoint(|m| {
-        std::fs::write(m.join("classifier.json"), b"{\"channels\": 3").unwrap()
-    });
-    let model = dir.path().join("model");
-    audit_fails(
-        &["--model", model.to_str().unwrap()],
-        1,
-        &["classifier.json"],
+    checkpoint_fails(
+        |m| std::fs::write(m.join("classifier.json"), b"{\"channels\": 3").unwrap(),
+        &["classifier.json", "not a spurion classifier config"],
     );
 }
 

@@ -46,15 +46,25 @@ impl LabeledImages {
 }
 
 /// Reads an IDX pair (a folder or an image file, see [`idx::locate_pair`]) and keeps the
-/// images whose label is in `classes`, relabelled `0..classes.len()` in the order given.
-/// Images are single-channel, scaled to `[0, 1]`.
+/// images whose label is in `classes`, relabelled `0..classes.len()` in the order given
+/// (`None`: every label present, in increasing order). Images are single-channel, scaled to
+/// `[0, 1]`.
 pub fn load_idx_classes(
     path: &Path,
-    classes: &[u8],
+    classes: Option<&[u8]>,
     transpose: idx::Transpose,
 ) -> Result<LabeledImages> {
     let (img_path, lab_path) = idx::locate_pair(path)?;
     let set = idx::read_pair(&img_path, &lab_path, transpose)?;
+    let present: Vec<u8>;
+    let classes = match classes {
+        Some(c) => c,
+        None => {
+            let labels: std::collections::BTreeSet<u8> = set.labels.iter().copied().collect();
+            present = labels.into_iter().collect();
+            &present
+        }
+    };
     let hw = set.height * set.width;
     let mut images = Images::empty(1, set.height, set.width);
     let mut labels = Vec::new();
@@ -102,7 +112,7 @@ mod tests {
 
     #[test]
     fn keeps_only_the_chosen_classes_relabelled_in_order() {
-        let d = load_idx_classes(&shipped(), &[1, 0], idx::Transpose::No).unwrap();
+        let d = load_idx_classes(&shipped(), Some(&[1, 0]), idx::Transpose::No).unwrap();
         assert_eq!(d.images.count, 2128);
         assert_eq!(d.labels.iter().filter(|&&l| l == 0).count(), 1127); // digit 1
         assert_eq!(d.class_names, vec!["1", "0"]);
@@ -111,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_class_with_no_samples_is_an_error() {
-        let e = load_idx_classes(&shipped(), &[0, 42], idx::Transpose::No)
+        let e = load_idx_classes(&shipped(), Some(&[0, 42]), idx::Transpose::No)
             .unwrap_err()
             .to_string();
         assert!(e.contains("class 42 has no samples"), "{e}");
@@ -119,7 +129,7 @@ mod tests {
 
     #[test]
     fn split_is_seeded_and_complete() {
-        let d = load_idx_classes(&shipped(), &[0, 1], idx::Transpose::No).unwrap();
+        let d = load_idx_classes(&shipped(), Some(&[0, 1]), idx::Transpose::No).unwrap();
         let (a, b) = d.split(0.8, &mut Rng::seed_from_u64(3));
         let (a2, _) = d.split(0.8, &mut Rng::seed_from_u64(3));
         assert_eq!(a.images.count + b.images.count, d.images.count);

@@ -140,8 +140,8 @@ fn normal(n: usize, rng: &mut Rng) -> Vec<f32> {
 
 /// Training settings. Training runs in epochs over the probes, with a held-out share whose
 /// negative ELBO decides when to stop: after `min_steps` optimiser steps, training ends once
-/// the held-out loss has not improved for `patience_steps` steps (the best model is kept), or at
-/// `max_epochs` / `max_steps`, whichever comes first. The KL term is ramped from 0 to 1 over
+/// the held-out loss has not improved for `patience_steps` steps (the best model is kept), at
+/// `max_steps`, or at the end of epoch `max_epochs` if `min_steps` have been taken. The KL term is ramped from 0 to 1 over
 /// the first `kl_warmup_steps` steps, which keeps the encoder from collapsing onto the prior
 /// before it has learned anything (posterior collapse) when probes differ only in small details.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -266,6 +266,7 @@ pub fn train(
     let n = x.len() / d;
     let mut model = seeded_init(&ad, init_seed, || Vae::new(config, &ad));
     let mut optim = AdamConfig::new().init();
+    let targets = targets.filter(|_| config.guide_classes > 0);
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(rng);
     let n_val = ((n as f64) * params.validation_fraction).round() as usize;
@@ -284,6 +285,7 @@ pub fn train(
         }
         train_rows.shuffle(rng);
         let mut total = 0.0;
+        let mut seen = 0;
         for batch in train_rows.chunks(params.batch_size) {
             let xb = batch_matrix(x, batch, d, &ad);
             let eps = matrix(
@@ -292,9 +294,7 @@ pub fn train(
                 config.latent_dim,
                 &ad,
             );
-            let tb = targets
-                .filter(|_| config.guide_classes > 0)
-                .map(|t| batch_matrix(t, batch, config.guide_classes, &ad));
+            let tb = targets.map(|t| batch_matrix(t, batch, config.guide_classes, &ad));
             let terms = elbo_terms(&model, xb, eps, tb);
             let beta = params.kl_weight
                 * if params.kl_warmup_steps == 0 {
@@ -308,6 +308,7 @@ pub fn train(
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             total += super::scalar(terms.reconstruction + terms.kl)? * batch.len() as f64;
+            seen += batch.len();
             model = optim.step(params.learning_rate, model, grads);
             steps += 1;
             if steps >= params.max_steps {
@@ -315,13 +316,13 @@ pub fn train(
             }
         }
         epochs += 1;
-        last_train = total / train_rows.len() as f64;
+        // Over the rows this epoch reached (all of them unless `max_steps` cut it short).
+        last_train = total / seen.max(1) as f64;
         if val.is_empty() {
             on_epoch(epochs - 1, last_train);
             continue;
         }
         let valid = model.valid();
-        let targets = targets.filter(|_| config.guide_classes > 0);
         let (elbo, guide) = evaluate(&valid, config, x, targets, &val, device, rng)?;
         on_epoch(epochs - 1, elbo);
         // Model selection on the training objective; the ELBO alone is what gets reported.
@@ -359,10 +360,11 @@ pub fn train(
 pub fn epoch_estimate(params: &VaeTrainParams, probes: usize) -> u64 {
     let train = ((probes as f64) * (1.0 - params.validation_fraction)).max(1.0);
     let per_epoch = (train / params.batch_size.max(1) as f64).ceil().max(1.0) as usize;
-    params
-        .max_epochs
-        .min(params.max_steps.div_ceil(per_epoch))
-        .max(1) as u64
+    // The most steps `train` takes (see `VaeTrainParams`).
+    let steps = (params.max_epochs * per_epoch)
+        .max(params.min_steps)
+        .min(params.max_steps);
+    steps.div_ceil(per_epoch).max(1) as u64
 }
 
 /// How latents are read off the encoder.
@@ -416,4 +418,19 @@ pub fn decode(model: &Vae, config: &VaeConfig, z: &[f32], device: &Device) -> Re
         width: config.size,
         data: to_vec(x)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_estimate_follows_the_stopping_rule() {
+        // Fixed epochs: exactly that many.
+        assert_eq!(epoch_estimate(&VaeTrainParams::fixed_epochs(7), 1000), 7);
+        // 10,000 probes, 9,000 trained on: 71 steps an epoch, stopped by max_steps (2,000).
+        assert_eq!(epoch_estimate(&VaeTrainParams::default(), 10_000), 29);
+        // 100 probes: one step an epoch, so min_steps (800) outlasts max_epochs (200).
+        assert_eq!(epoch_estimate(&VaeTrainParams::default(), 100), 800);
+    }
 }

@@ -9,7 +9,8 @@ use base64::Engine as _;
 use plotters::style::RGBColor;
 
 use super::plots::{self, AcpSeries};
-use super::{ClusterReport, ReproduceResults, RunResult};
+use super::{ClusterReport, ReproduceResults, RunResult, pct};
+use crate::analysis::{CAUSAL_STRENGTHS, NEAREST_PROBES};
 use crate::audit::AuditResults;
 use crate::error::{Error, Result};
 
@@ -29,8 +30,13 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
+/// "mean ± sd", as percentages or to three decimals; "n/a" when either is missing.
+fn plus_minus(mean: Option<f64>, sd: Option<f64>, percent: bool) -> String {
+    match (mean, sd) {
+        (Some(m), Some(sd)) if percent => format!("{} ± {}", pct(m), pct(sd)),
+        (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
+        _ => "n/a".into(),
+    }
 }
 
 fn thousands(n: usize) -> String {
@@ -68,11 +74,21 @@ img.big{width:96px;height:96px;image-rendering:pixelated;border:1px solid #888}i
 img.plot{max-width:49%;height:auto}.note{color:#555;font-size:.92em}pre{background:#f6f8fa;padding:1em;overflow-x:auto;font-size:.85em}
 ";
 
-fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Result<()> {
+fn cluster_rows(
+    s: &mut String,
+    dir: &Path,
+    clusters: &[ClusterReport],
+    weight_exponent: f64,
+) -> Result<()> {
+    let strengths: Vec<String> = CAUSAL_STRENGTHS
+        .iter()
+        .map(|a| format!("{:.0}", 100.0 * a))
+        .collect();
     let _ = writeln!(
         s,
-        "<table class=wide><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>8 probes nearest the centroid</th>\
-         <th>probes</th><th>mean p(class)</th><th>chance</th><th>p-value</th><th>share of p² weight</th><th class=l>causal check: flipped at blend 25/50/75% (grey)</th><th class=l>in words</th></tr>"
+        "<table class=wide><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>{NEAREST_PROBES} probes nearest the centroid</th>\
+         <th>probes</th><th>mean p(class)</th><th>chance</th><th>p-value</th><th>share of p<sup>{weight_exponent}</sup> weight</th><th class=l>causal check: flipped at blend {}% (grey)</th><th class=l>in words</th></tr>",
+        strengths.join("/")
     );
     for c in clusters {
         let name = escape(&c.class_name);
@@ -126,7 +142,7 @@ fn cluster_rows(s: &mut String, dir: &Path, clusters: &[ClusterReport]) -> Resul
     Ok(())
 }
 
-fn run_section(s: &mut String, dir: &Path, run: &RunResult, plots_too: bool) -> Result<()> {
+fn run_section(s: &mut String, dir: &Path, run: &RunResult, weight_exponent: f64) -> Result<()> {
     let _ = writeln!(
         s,
         "<p>ACP <b>{}</b> (chance {}, ceiling {}, normalised {}){}; VAE: {} epochs, {} steps, −ELBO per probe {:.1}{}.</p>",
@@ -150,33 +166,31 @@ fn run_section(s: &mut String, dir: &Path, run: &RunResult, plots_too: bool) -> 
             ""
         }
     );
-    cluster_rows(s, dir, &run.clusters)?;
-    if plots_too {
-        s.push_str("<p>");
-        for p in &run.files.probability_plots {
-            s.push_str(&img(
-                dir,
-                p,
-                "probes in latent space coloured by class probability",
-                "plot",
-            )?);
-        }
+    cluster_rows(s, dir, &run.clusters, weight_exponent)?;
+    s.push_str("<p>");
+    for p in &run.files.probability_plots {
         s.push_str(&img(
             dir,
-            &run.files.cluster_plot,
-            "probes in latent space coloured by cluster",
+            p,
+            "probes in latent space coloured by class probability",
             "plot",
         )?);
-        s.push_str("</p>\n");
-        if run.projection.pca {
-            let _ = writeln!(
-                s,
-                "<p class=note>Latents have {} dimensions: the plots show their first two principal components ({} and {} of the variance).</p>",
-                run.latent_dim,
-                pct(run.projection.explained_variance[0]),
-                pct(run.projection.explained_variance[1])
-            );
-        }
+    }
+    s.push_str(&img(
+        dir,
+        &run.files.cluster_plot,
+        "probes in latent space coloured by cluster",
+        "plot",
+    )?);
+    s.push_str("</p>\n");
+    if run.projection.pca {
+        let _ = writeln!(
+            s,
+            "<p class=note>Latents have {} dimensions: the plots show their first two principal components ({} and {} of the variance).</p>",
+            run.latent_dim,
+            pct(run.projection.explained_variance[0]),
+            pct(run.projection.explained_variance[1])
+        );
     }
     let f = &run.files;
     let _ = writeln!(
@@ -200,12 +214,7 @@ fn verdict(
 ) -> Result<()> {
     let _ = writeln!(s, "<div class=verdict><ul>");
     for (c, name) in class_names.iter().enumerate() {
-        let top = run
-            .clusters
-            .iter()
-            .filter(|cl| cl.class == c)
-            .max_by(|a, b| a.weight_share.total_cmp(&b.weight_share));
-        if let Some(cl) = top {
+        if let Some(cl) = run.heaviest_cluster(c) {
             let _ = writeln!(
                 s,
                 "<li>Class <b>{}</b> is driven by probes like {}: {} mean probability, {} probes; {}.</li>",
@@ -235,6 +244,27 @@ fn verdict(
 
 const DEFINITIONS: &str = "<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. Standard deviations are sample standard deviations across trials.</p>
 <p><b>p-value</b>: permutation test of a cluster's mean probability: the classifier's probabilities are shuffled across probes (the clusters kept) and the cluster's mean recomputed; the p-value is the share of shuffles that reach the observed mean. Clusters above 0.05 divided by the number of clusters (Bonferroni) are marked <b>not significant</b>. <b>Causal check</b>: the prototype is blended into held-out real images, (1 − a)·image + a·prototype, and the share of images not already predicted as the cluster's class that now are is reported; a uniform grey image blended the same way is the control. A real shortcut flips predictions; a chance cluster does no better than grey.</p>";
+
+/// The page's end: seed, version, the validated settings, and the machine-readable files.
+fn settings_footer(
+    s: &mut String,
+    seed: u64,
+    version: &str,
+    settings: &impl serde::Serialize,
+    files: &str,
+) -> Result<()> {
+    let _ = writeln!(
+        s,
+        "<h2>Settings</h2><p>Seed <b>{seed}</b>, spurion {}. The same seed on the same machine gives the same results.</p>",
+        escape(version)
+    );
+    let settings = serde_json::to_string_pretty(settings)
+        .map_err(|e| Error::Invalid(format!("serialising settings: {e}")))?;
+    let _ = writeln!(s, "<pre>{}</pre>", escape(&settings));
+    let _ = writeln!(s, "<p class=note>Machine-readable: {files}.</p>");
+    s.push_str("</body></html>\n");
+    Ok(())
+}
 
 /// Renders the report of `spurion reproduce`; images are read from `dir`.
 pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String> {
@@ -274,35 +304,23 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
         "<table><tr><th>latent dim</th><th>paper ACP (Table 1)</th><th>paper's method, our run</th><th>spurion ACP</th><th>chance</th><th>ceiling</th><th>normalised: paper's method</th><th>normalised: spurion</th></tr>"
     );
     for row in &r.summary {
-        let paper = r
-            .paper
-            .iter()
-            .find(|p| p.latent_dim == row.latent_dim)
-            .map(|p| format!("{} ± {}", pct(p.acp_mean), pct(p.acp_std)))
-            .unwrap_or_else(|| "–".into());
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{paper}</td><td>{}</td><td><b>{} ± {}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             row.latent_dim,
-            match (row.paper_method_acp_mean, row.paper_method_acp_std) {
-                (Some(m), Some(sd)) => format!("{} ± {}", pct(m), pct(sd)),
-                _ => "–".into(),
-            },
-            pct(row.acp_mean),
-            pct(row.acp_std),
+            r.paper_row(row.latent_dim)
+                .map(|p| plus_minus(Some(p.acp_mean), Some(p.acp_std), true))
+                .unwrap_or_else(|| "–".into()),
+            plus_minus(row.paper_method_acp_mean, row.paper_method_acp_std, true),
+            plus_minus(Some(row.acp_mean), Some(row.acp_std), true),
             pct(row.chance_mean),
             pct(row.ceiling_mean),
-            match (
+            plus_minus(
                 row.paper_method_normalized_mean,
-                row.paper_method_normalized_std
-            ) {
-                (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
-                _ => "n/a".into(),
-            },
-            match (row.normalized_mean, row.normalized_std) {
-                (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
-                _ => "n/a".into(),
-            }
+                row.paper_method_normalized_std,
+                false
+            ),
+            plus_minus(row.normalized_mean, row.normalized_std, false),
         );
     }
     s.push_str("</table>\n");
@@ -382,9 +400,9 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
         let _ = writeln!(s, "<h2>Latent dimension {dim}</h2>");
         for t in &r.trials {
             let Some(run) = t.runs.get(i) else { continue };
+            // Trial 0 open, the others folded.
             if t.trial == 0 {
                 let _ = writeln!(s, "<h3>Trial 0</h3>");
-                run_section(&mut s, dir, run, true)?;
             } else {
                 let _ = writeln!(
                     s,
@@ -392,27 +410,22 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
                     t.trial,
                     pct(run.acp)
                 );
-                run_section(&mut s, dir, run, true)?;
+            }
+            run_section(&mut s, dir, run, r.settings.weight_exponent)?;
+            if t.trial != 0 {
                 s.push_str("</details>\n");
             }
         }
     }
 
     // Settings.
-    let _ = writeln!(
-        s,
-        "<h2>Settings</h2><p>Seed <b>{}</b>, spurion {}. The same seed on the same machine gives the same results.</p>",
+    settings_footer(
+        &mut s,
         r.seed,
-        escape(&r.spurion_version)
-    );
-    let settings = serde_json::to_string_pretty(&r.settings)
-        .map_err(|e| Error::Invalid(format!("serialising settings: {e}")))?;
-    let _ = writeln!(s, "<pre>{}</pre>", escape(&settings));
-    let _ = writeln!(
-        s,
-        "<p class=note>Machine-readable: results.json (this report's data), and per run probes.csv, latents.npz and the trained models (safetensors with JSON configs).</p>"
-    );
-    s.push_str("</body></html>\n");
+        &r.spurion_version,
+        &r.settings,
+        "results.json (this report's data), and per run probes.csv, latents.npz and the trained models (safetensors with JSON configs)",
+    )?;
     Ok(s)
 }
 
@@ -485,22 +498,15 @@ pub fn render_audit_html(r: &AuditResults, dir: &Path) -> Result<String> {
         "<h2>Clusters (latent dimension {})</h2>",
         r.run.latent_dim
     );
-    run_section(&mut s, dir, &r.run, true)?;
+    run_section(&mut s, dir, &r.run, r.settings.weight_exponent)?;
     s.push_str(DEFINITIONS);
-    let _ = writeln!(
-        s,
-        "<h2>Settings</h2><p>Seed <b>{}</b>, spurion {}. The same seed on the same machine gives the same results.</p>",
+    settings_footer(
+        &mut s,
         r.seed,
-        escape(&r.spurion_version)
-    );
-    let settings = serde_json::to_string_pretty(&r.settings)
-        .map_err(|e| Error::Invalid(format!("serialising settings: {e}")))?;
-    let _ = writeln!(s, "<pre>{}</pre>", escape(&settings));
-    let _ = writeln!(
-        s,
-        "<p class=note>Machine-readable: results.json (this report's data), probes.csv, latents.npz, vae.safetensors and vae.json.</p>"
-    );
-    s.push_str("</body></html>\n");
+        &r.spurion_version,
+        &r.settings,
+        "results.json (this report's data), probes.csv, latents.npz, vae.safetensors and vae.json",
+    )?;
     Ok(s)
 }
 

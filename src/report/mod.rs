@@ -10,7 +10,7 @@ pub mod plots;
 pub mod png;
 mod table;
 
-pub use html::{escape, render_audit_html, render_reproduce_html};
+pub use html::{render_audit_html, render_reproduce_html};
 pub use table::format_table;
 
 use std::path::Path;
@@ -192,6 +192,17 @@ pub struct RunResult {
     pub files: RunFiles,
 }
 
+impl RunResult {
+    /// Class `class`'s cluster with the largest share of its `p^e` weight: the one its
+    /// verdict and prototype description speak of.
+    pub fn heaviest_cluster(&self, class: usize) -> Option<&ClusterReport> {
+        self.clusters
+            .iter()
+            .filter(|cl| cl.class == class)
+            .max_by(|a, b| a.weight_share.total_cmp(&b.weight_share))
+    }
+}
+
 /// One trial: one classifier, one probe set, one VAE per latent dimension.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrialResult {
@@ -273,6 +284,11 @@ pub struct ReproduceResults {
     pub timings_s: Option<Timings>,
 }
 
+/// A probability as a percentage with one decimal, as the reports print it.
+pub(crate) fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
 /// Mean and sample standard deviation.
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     let n = xs.len() as f64;
@@ -285,6 +301,11 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// `mean_std` of a list that may be empty: `None` when it is.
+fn mean_std_nonempty(xs: &[f64]) -> Option<(f64, f64)> {
+    (!xs.is_empty()).then(|| mean_std(xs))
+}
+
 /// Summarises trials per latent dimension.
 pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
     dims.iter()
@@ -293,34 +314,46 @@ pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
             let runs: Vec<&RunResult> = trials.iter().map(|t| &t.runs[i]).collect();
             let col = |f: fn(&RunResult) -> f64| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
             let (acp_mean, acp_std) = mean_std(&col(|r| r.acp));
-            let norm: Vec<f64> = runs.iter().filter_map(|r| r.normalized_acp).collect();
-            let (nm, ns) = mean_std(&norm);
+            let norm = mean_std_nonempty(
+                &runs
+                    .iter()
+                    .filter_map(|r| r.normalized_acp)
+                    .collect::<Vec<_>>(),
+            );
             let paper: Vec<&MethodScore> = runs
                 .iter()
                 .filter_map(|r| r.paper_method.as_ref())
                 .collect();
-            let p_acp = mean_std(&paper.iter().map(|p| p.acp).collect::<Vec<_>>());
-            let p_norm: Vec<f64> = paper.iter().filter_map(|p| p.normalized_acp).collect();
-            let p_norm = mean_std(&p_norm);
-            let has_paper = !paper.is_empty();
+            let p_acp = mean_std_nonempty(&paper.iter().map(|p| p.acp).collect::<Vec<_>>());
+            let p_norm = mean_std_nonempty(
+                &paper
+                    .iter()
+                    .filter_map(|p| p.normalized_acp)
+                    .collect::<Vec<_>>(),
+            );
             DimSummary {
                 latent_dim,
                 acp_mean,
                 acp_std,
                 chance_mean: mean_std(&col(|r| r.chance)).0,
                 ceiling_mean: mean_std(&col(|r| r.ceiling)).0,
-                normalized_mean: (!norm.is_empty()).then_some(nm),
-                normalized_std: (!norm.is_empty()).then_some(ns),
-                paper_method_acp_mean: has_paper.then_some(p_acp.0),
-                paper_method_acp_std: has_paper.then_some(p_acp.1),
-                paper_method_normalized_mean: has_paper.then_some(p_norm.0),
-                paper_method_normalized_std: has_paper.then_some(p_norm.1),
+                normalized_mean: norm.map(|m| m.0),
+                normalized_std: norm.map(|m| m.1),
+                paper_method_acp_mean: p_acp.map(|m| m.0),
+                paper_method_acp_std: p_acp.map(|m| m.1),
+                paper_method_normalized_mean: p_norm.map(|m| m.0),
+                paper_method_normalized_std: p_norm.map(|m| m.1),
             }
         })
         .collect()
 }
 
 impl ReproduceResults {
+    /// The paper's Table 1 row for `latent_dim`, if it reported one.
+    pub fn paper_row(&self, latent_dim: usize) -> Option<&PaperRow> {
+        self.paper.iter().find(|p| p.latent_dim == latent_dim)
+    }
+
     /// Writes results.json into `dir` atomically.
     pub fn write_json(&self, dir: &Path) -> Result<()> {
         crate::atomic::write_json(&dir.join("results.json"), self)

@@ -101,7 +101,8 @@ pub fn encode(arrays: &[(&str, Array)]) -> Vec<u8> {
 /// An array read back: name, shape, values as f64.
 pub type NamedArray = (String, Vec<usize>, Vec<f64>);
 
-/// Arrays read back from an archive written by [`encode`].
+/// Arrays read back from an archive written by [`encode`]; anything else, truncated or
+/// corrupt, is an error, never a panic.
 pub fn decode(bytes: &[u8]) -> Result<Vec<NamedArray>, String> {
     let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]) as usize;
     let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as usize;
@@ -114,17 +115,20 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<NamedArray>, String> {
         let crc = u32_at(o + 14) as u32;
         let size = u32_at(o + 18);
         let (nlen, xlen) = (u16_at(o + 26), u16_at(o + 28));
-        let name = String::from_utf8_lossy(&bytes[o + 30..o + 30 + nlen]).into_owned();
+        let name = bytes.get(o + 30..o + 30 + nlen).ok_or("truncated entry")?;
+        let name = String::from_utf8_lossy(name).into_owned();
         let start = o + 30 + nlen + xlen;
         let npy = bytes.get(start..start + size).ok_or("truncated entry")?;
         if crc32fast::hash(npy) != crc {
             return Err(format!("{name}: CRC mismatch"));
         }
-        if &npy[..6] != b"\x93NUMPY" {
-            return Err(format!("{name}: not an npy array"));
+        let not_npy = || format!("{name}: not an npy array");
+        if npy.get(..6) != Some(b"\x93NUMPY".as_slice()) || npy.len() < 10 {
+            return Err(not_npy());
         }
         let hlen = u16::from_le_bytes([npy[8], npy[9]]) as usize;
-        let header = std::str::from_utf8(&npy[10..10 + hlen]).map_err(|e| e.to_string())?;
+        let header = npy.get(10..10 + hlen).ok_or_else(not_npy)?;
+        let header = std::str::from_utf8(header).map_err(|e| e.to_string())?;
         let shape_txt = header
             .split("'shape': (")
             .nth(1)
@@ -184,5 +188,34 @@ mod tests {
         // npy headers are 64-byte aligned, as numpy requires for version 1.0.
         let hlen = u16::from_le_bytes([bytes[30 + 5 + 8], bytes[30 + 5 + 9]]) as usize;
         assert_eq!((10 + hlen) % 64, 0);
+    }
+
+    #[test]
+    fn damaged_archives_are_errors_not_panics() {
+        let bytes = encode(&[(
+            "a",
+            Array::F32 {
+                shape: vec![3],
+                data: &[1.0, 2.0, 3.0],
+            },
+        )]);
+        // Cut anywhere inside the first entry's name, header or data: an error, or (once
+        // the entry is whole) the array itself.
+        for cut in 0..bytes.len() {
+            if let Ok(arrays) = decode(&bytes[..cut]) {
+                assert!(
+                    arrays.is_empty() || arrays[0].2 == vec![1.0, 2.0, 3.0],
+                    "{cut}"
+                );
+            }
+        }
+        // A corrupt npy magic, with the CRC patched to match: an error.
+        let mut bad = bytes.clone();
+        let start = 30 + "a.npy".len();
+        bad[start] = b'X';
+        let size = u32::from_le_bytes(bad[18..22].try_into().unwrap()) as usize;
+        let crc = crc32fast::hash(&bad[start..start + size]);
+        bad[14..18].copy_from_slice(&crc.to_le_bytes());
+        assert!(decode(&bad).unwrap_err().contains("not an npy array"));
     }
 }

@@ -9,7 +9,7 @@ pub struct Projection {
     pub mean: Vec<f64>,
     /// Two `dim`-vectors (identity rows when `dim <= 2`).
     pub axes: [Vec<f64>; 2],
-    /// Share of the total variance each axis explains (1, 0 for identity views).
+    /// Share of the total variance each axis explains.
     pub explained: [f64; 2],
     /// True when the axes are principal components.
     pub is_pca: bool,
@@ -19,16 +19,6 @@ impl Projection {
     /// Fits a projection to `points` (`n x dim`, row-major).
     pub fn fit(points: &[f32], dim: usize) -> Self {
         let n = (points.len() / dim.max(1)).max(1);
-        if dim <= 2 {
-            let unit = |i: usize| (0..dim).map(|j| if i == j { 1.0 } else { 0.0 }).collect();
-            return Projection {
-                dim,
-                mean: vec![0.0; dim],
-                axes: [unit(0), unit(1)],
-                explained: [1.0, if dim == 2 { 1.0 } else { 0.0 }],
-                is_pca: false,
-            };
-        }
         let mut mean = vec![0.0f64; dim];
         for p in points.chunks_exact(dim) {
             for (m, &x) in mean.iter_mut().zip(p) {
@@ -48,6 +38,20 @@ impl Projection {
             for b in 0..a {
                 cov[a * dim + b] = cov[b * dim + a];
             }
+        }
+        if dim <= 2 {
+            // Each axis's share of the total variance (the latents are shown as they are).
+            let var: Vec<f64> = (0..dim).map(|a| cov[a * dim + a]).collect();
+            let total = var.iter().sum::<f64>().max(1e-300);
+            let share = |a: usize| var.get(a).map_or(0.0, |v| v / total);
+            let unit = |i: usize| (0..dim).map(|j| if i == j { 1.0 } else { 0.0 }).collect();
+            return Projection {
+                dim,
+                mean: vec![0.0; dim],
+                axes: [unit(0), unit(1)],
+                explained: [share(0), share(1)],
+                is_pca: false,
+            };
         }
         let (values, vectors) = jacobi_eigen(cov, dim);
         let mut order: Vec<usize> = (0..dim).collect();

@@ -2,12 +2,8 @@
 
 use std::fmt::Write;
 
-use super::{PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults};
+use super::{PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults, pct};
 use crate::analysis::ClusterCount;
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
-}
 
 fn mean_sd(m: Option<f64>, sd: Option<f64>, percent: bool) -> String {
     match (m, sd) {
@@ -18,7 +14,7 @@ fn mean_sd(m: Option<f64>, sd: Option<f64>, percent: bool) -> String {
 }
 
 /// How `--k` reads in words.
-pub fn describe_k(k: ClusterCount) -> String {
+fn describe_k(k: ClusterCount) -> String {
     match k {
         ClusterCount::Fixed(k) => format!("k = {k}"),
         ClusterCount::Auto { max } => format!("k per class by held-out ACP (at most {max})"),
@@ -90,10 +86,8 @@ pub fn format_table(r: &ReproduceResults) -> String {
     );
     for row in &r.summary {
         let paper = r
-            .paper
-            .iter()
-            .find(|p| p.latent_dim == row.latent_dim)
-            .map(|p| format!("{} ({:.2})", pct(p.acp_mean), 100.0 * p.acp_std))
+            .paper_row(row.latent_dim)
+            .map(|p| mean_sd(Some(p.acp_mean), Some(p.acp_std), true))
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
@@ -124,16 +118,12 @@ pub fn format_table(r: &ReproduceResults) -> String {
             .iter()
             .flat_map(|t| t.runs.iter())
             .filter_map(|run| {
-                run.clusters
-                    .iter()
-                    .filter(|cl| cl.class == c)
-                    .max_by(|a, b| a.weight_share.total_cmp(&b.weight_share))
-                    .map(|cl| {
-                        format!(
-                            "{} ({}-dominant)",
-                            cl.description.prototype_color, cl.description.prototype_channel
-                        )
-                    })
+                run.heaviest_cluster(c).map(|cl| {
+                    format!(
+                        "{} ({}-dominant)",
+                        cl.description.prototype_color, cl.description.prototype_channel
+                    )
+                })
             })
             .collect();
         let mut counts: Vec<(String, usize)> = Vec::new();

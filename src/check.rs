@@ -1,0 +1,84 @@
+//! Checks of settings shared by `reproduce`, `audit` and `train`: each error names the flag
+//! (`Error::param`) and what it expects.
+
+use crate::analysis::ClusterCount;
+use crate::error::{Error, Result};
+use crate::nn::vae::VaeTrainParams;
+
+/// A count that must be at least 1.
+pub fn positive(param: &'static str, v: usize) -> Result<()> {
+    if v == 0 {
+        return Err(Error::param(param, "expected a positive integer, got 0"));
+    }
+    Ok(())
+}
+
+/// A finite number above 0.
+pub fn positive_f(param: &'static str, v: f64) -> Result<()> {
+    if !v.is_finite() || v <= 0.0 {
+        return Err(Error::param(
+            param,
+            format!("expected a positive number, got {v}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The `--classes` to keep: at least two, each once.
+pub fn classes(classes: &[u8]) -> Result<()> {
+    if classes.len() < 2 {
+        return Err(Error::param(
+            "classes",
+            format!("expected at least 2 classes, got {}", classes.len()),
+        ));
+    }
+    let mut seen = classes.to_vec();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != classes.len() {
+        return Err(Error::param("classes", "classes must be distinct"));
+    }
+    Ok(())
+}
+
+/// The exponent of the k-means weights `p^e`: finite and at least 0.
+pub fn weight_exponent(e: f64) -> Result<()> {
+    if !e.is_finite() || e < 0.0 {
+        return Err(Error::param(
+            "weight-exponent",
+            format!("expected a number >= 0, got {e}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The VAE's training settings.
+pub fn vae(p: &VaeTrainParams) -> Result<()> {
+    positive("vae-epochs", p.max_epochs)?;
+    positive("batch-size", p.batch_size)?;
+    positive_f("vae-lr", p.learning_rate)
+}
+
+/// `--k`: at least 1, at most the number of probes.
+pub fn k(k: ClusterCount, probes: usize) -> Result<()> {
+    let v = match k {
+        ClusterCount::Fixed(v) => v,
+        ClusterCount::Auto { max } => max,
+    };
+    if v == 0 {
+        return Err(Error::param(
+            "k",
+            "expected 'auto' or a positive integer, got 0",
+        ));
+    }
+    if k.min() > probes {
+        return Err(Error::param(
+            "k",
+            format!(
+                "k = {} is larger than the number of probes ({probes})",
+                k.min()
+            ),
+        ));
+    }
+    Ok(())
+}

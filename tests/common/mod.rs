@@ -1,0 +1,48 @@
+//! Helpers shared by the end-to-end tests that run the `spurion` binary.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary with `args` in `cwd`.
+pub fn spurion(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spurion"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("spurion runs")
+}
+
+/// Asserts the run succeeded (showing its stderr if not) and returns its stdout.
+pub fn ok(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `command` followed by `args` in a fresh folder and checks the failure: exit `code`,
+/// one line on stderr containing every needle, no panic, and nothing left in the folder
+/// (neither the output nor a staging folder).
+pub fn fails_with(command: &[&str], args: &[&str], code: i32, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = command.to_vec();
+    all.extend_from_slice(args);
+    let out = spurion(&all, dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "not one line: {stderr}"
+    );
+    for n in needles {
+        assert!(stderr.contains(n), "{args:?}: '{n}' not in: {stderr}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert!(left.is_empty(), "a failed run left output behind: {left:?}");
+}
