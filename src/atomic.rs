@@ -1,8 +1,13 @@
-//! Atomic file output.
+//! Atomic, safe file output.
 //!
 //! Every file spurion writes goes to a temporary name in the destination folder first and is
 //! renamed into place only once it is complete, so an interrupted run never leaves a
 //! half-written file under the final name.
+//!
+//! A run's output folder ([`StagedDir`]) replaces what is at `--out` only when that is a
+//! folder spurion wrote itself (it holds the [`MARKER`] file), an empty folder, or nothing;
+//! anything else needs `--force`, and a path that is, holds or lies inside one of the run's
+//! inputs is never replaced ([`OutputTarget`]).
 
 use std::fs;
 use std::io::Write;
@@ -54,40 +59,212 @@ pub fn write_with(
     Ok(())
 }
 
+/// The file spurion writes into every output folder it creates. Its presence is what allows a
+/// later run to replace the folder.
+pub const MARKER: &str = ".spurion-output";
+
+/// Where a run's output folder goes, and what it must never replace.
+#[derive(Debug, Clone)]
+pub struct OutputTarget {
+    /// The output folder as given.
+    pub path: PathBuf,
+    /// The flag that named it (`out`), for errors.
+    pub flag: &'static str,
+    /// Replace an existing file or folder that spurion did not write (never an input).
+    pub force: bool,
+    /// The run's inputs, each with the flag that named it.
+    inputs: Vec<(&'static str, PathBuf)>,
+}
+
+impl OutputTarget {
+    pub fn new(path: &Path, force: bool) -> Self {
+        OutputTarget {
+            path: path.to_path_buf(),
+            flag: "out",
+            force,
+            inputs: Vec::new(),
+        }
+    }
+
+    /// Adds an input the output must not replace, hold or lie inside.
+    pub fn input(mut self, flag: &'static str, path: &Path) -> Self {
+        self.inputs.push((flag, path.to_path_buf()));
+        self
+    }
+
+    /// Checks, before any work, that the output may go to [`OutputTarget::path`].
+    pub fn check(&self) -> Result<()> {
+        let refuse = |msg: String| Err(Error::param(self.flag, msg));
+        let shown = self.path.display();
+        if self.path.as_os_str().is_empty() {
+            return refuse("expected a folder name, got an empty path".into());
+        }
+        let out = resolve(&self.path);
+        if out.parent().is_none() {
+            return refuse(format!(
+                "'{shown}' is the root folder: choose a folder to create"
+            ));
+        }
+        for (flag, input) in &self.inputs {
+            let inp = resolve(input);
+            let relation = if inp == out {
+                "is"
+            } else if inp.starts_with(&out) {
+                "holds"
+            } else if out.starts_with(&inp) {
+                "lies inside"
+            } else {
+                continue;
+            };
+            return refuse(format!(
+                "'{shown}' {relation} the --{flag} input {}: spurion never writes over or into \
+                 its inputs; choose another output folder",
+                input.display()
+            ));
+        }
+        match Existing::of(&self.path) {
+            Existing::Nothing | Existing::SpurionFolder | Existing::EmptyFolder => Ok(()),
+            Existing::Special => refuse(format!(
+                "'{shown}' is a device, pipe or socket: spurion writes only folders"
+            )),
+            _ if self.force => Ok(()),
+            other => refuse(format!(
+                "'{shown}' exists and {}: spurion replaces only folders it wrote (they hold \
+                 {MARKER}); choose another folder, or pass --force to replace it",
+                other.what()
+            )),
+        }
+    }
+}
+
+/// What is at an output path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Nothing,
+    /// A folder holding the [`MARKER`].
+    SpurionFolder,
+    EmptyFolder,
+    /// A folder spurion did not write.
+    OtherFolder,
+    File,
+    Symlink,
+    /// A device, FIFO or socket.
+    Special,
+}
+
+impl Existing {
+    fn of(path: &Path) -> Self {
+        let Ok(meta) = fs::symlink_metadata(path) else {
+            return Existing::Nothing;
+        };
+        let kind = meta.file_type();
+        if kind.is_symlink() {
+            Existing::Symlink
+        } else if kind.is_dir() {
+            if path.join(MARKER).is_file() {
+                Existing::SpurionFolder
+            } else if fs::read_dir(path).is_ok_and(|mut e| e.next().is_none()) {
+                Existing::EmptyFolder
+            } else {
+                Existing::OtherFolder
+            }
+        } else if kind.is_file() {
+            Existing::File
+        } else {
+            Existing::Special
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Existing::OtherFolder => "is a folder spurion did not write",
+            Existing::File => "is a file",
+            Existing::Symlink => "is a symbolic link",
+            _ => "is in the way",
+        }
+    }
+}
+
+/// `path` made absolute with symbolic links resolved as far as it exists (the rest appended,
+/// `.` and `..` applied), so that two spellings of one place compare equal.
+pub fn resolve(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    let mut existing = clean.clone();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = fs::canonicalize(&existing) {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return out;
+        }
+        match (
+            existing.file_name().map(|n| n.to_os_string()),
+            existing.parent(),
+        ) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return clean,
+        }
+    }
+}
+
 /// An output folder filled under a temporary sibling name (`.NAME.partial-PID`) and moved
 /// into place by [`StagedDir::commit`] once complete. Until then the folder at the final path,
 /// if any, is untouched; a run that fails (or is dropped) removes its staging folder, and a
-/// later run removes those left by runs that were killed.
+/// later run removes those left by runs that were killed (only folders holding the marker).
 pub struct StagedDir {
-    target: PathBuf,
+    target: OutputTarget,
     staging: PathBuf,
     committed: bool,
 }
 
 impl StagedDir {
-    /// Prepares a staging folder for `target`.
-    pub fn create(target: &Path) -> Result<Self> {
-        let name = target
+    /// Checks `target` again and prepares a staging folder for it, marker included.
+    pub fn create(target: &OutputTarget) -> Result<Self> {
+        target.check()?;
+        let resolved = resolve(&target.path);
+        let name = resolved
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::data(target, "output folder needs a name"))?;
-        let parent = target
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+            .ok_or_else(|| Error::data(&target.path, "output folder needs a name"))?;
+        let parent = resolved.parent().unwrap_or(Path::new("/")).to_path_buf();
         fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         remove_stale(&parent, &name);
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if staging.exists() {
+        if Existing::of(&staging) == Existing::SpurionFolder {
             fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
         }
         fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
-        Ok(StagedDir {
-            target: target.to_path_buf(),
+        let staged = StagedDir {
+            target: OutputTarget {
+                path: resolved,
+                ..target.clone()
+            },
             staging,
             committed: false,
-        })
+        };
+        write(
+            &staged.staging.join(MARKER),
+            format!(
+                "This folder was written by spurion {}; a later run may replace it.\n",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
+        )?;
+        Ok(staged)
     }
 
     /// Where to write while the run is in progress.
@@ -95,30 +272,37 @@ impl StagedDir {
         &self.staging
     }
 
-    /// Replaces the folder at the target path with the staged one.
+    /// Replaces what is at the target path with the staged folder, after checking once more
+    /// that it may (the path may have changed while the run worked).
     pub fn commit(mut self) -> Result<()> {
+        self.target.check()?;
+        let target = &self.target.path;
         let old = self.staging.with_file_name(format!(
             ".{}.old-{}",
-            self.target
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy(),
+            target.file_name().unwrap_or_default().to_string_lossy(),
             std::process::id()
         ));
-        let replacing = self.target.exists();
+        let existing = Existing::of(target);
+        let replacing = existing != Existing::Nothing;
         if replacing {
-            fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
+            fs::rename(target, &old).map_err(|e| Error::io(target, e))?;
         }
-        if let Err(e) = fs::rename(&self.staging, &self.target) {
-            // Put the previous output back rather than leave it for `remove_stale`.
+        if let Err(e) = fs::rename(&self.staging, target) {
+            // Put the previous output back rather than leave it behind.
             if replacing {
-                let _ = fs::rename(&old, &self.target);
+                let _ = fs::rename(&old, target);
             }
-            return Err(Error::io(&self.target, e));
+            return Err(Error::io(target, e));
         }
         self.committed = true;
-        if replacing {
-            let _ = fs::remove_dir_all(&old);
+        match existing {
+            Existing::Nothing => {}
+            Existing::SpurionFolder | Existing::EmptyFolder | Existing::OtherFolder => {
+                let _ = fs::remove_dir_all(&old);
+            }
+            _ => {
+                let _ = fs::remove_file(&old);
+            }
         }
         Ok(())
     }
@@ -132,7 +316,8 @@ impl Drop for StagedDir {
     }
 }
 
-/// Removes staging folders of `name` whose process is gone (Linux: no /proc/PID).
+/// Removes staging folders of `name` whose process is gone (Linux: no /proc/PID) and that
+/// hold spurion's marker (a folder without it is not ours to remove).
 fn remove_stale(parent: &Path, name: &str) {
     // Without /proc there is no telling whether a process is gone: remove nothing.
     if !Path::new("/proc/self").exists() {
@@ -148,7 +333,10 @@ fn remove_stale(parent: &Path, name: &str) {
             .or_else(|| file.strip_prefix(&format!(".{name}.old-")));
         if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
             let alive = Path::new("/proc").join(pid.to_string()).exists();
-            if pid != std::process::id() && !alive {
+            if pid != std::process::id()
+                && !alive
+                && Existing::of(&entry.path()) == Existing::SpurionFolder
+            {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }
@@ -182,18 +370,26 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
+    fn target(path: &Path) -> OutputTarget {
+        OutputTarget::new(path, false)
+    }
+
     #[test]
     fn staged_folder_appears_only_on_commit() {
         let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("out");
-        std::fs::create_dir(&target).unwrap();
-        std::fs::write(target.join("old.txt"), b"old").unwrap();
-        let staged = StagedDir::create(&target).unwrap();
+        let target_path = dir.path().join("out");
+        // An earlier run's output: it holds the marker.
+        let first = StagedDir::create(&target(&target_path)).unwrap();
+        write(&first.path().join("old.txt"), b"old").unwrap();
+        first.commit().unwrap();
+        let target = target_path;
+        let staged = StagedDir::create(&self::target(&target)).unwrap();
         write(&staged.path().join("new.txt"), b"new").unwrap();
         // Before commit the old folder is intact.
         assert!(target.join("old.txt").exists() && !target.join("new.txt").exists());
         staged.commit().unwrap();
         assert!(target.join("new.txt").exists() && !target.join("old.txt").exists());
+        assert!(target.join(MARKER).is_file());
         // Only the target is left in the parent.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
@@ -203,7 +399,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out");
         {
-            let staged = StagedDir::create(&target).unwrap();
+            let staged = StagedDir::create(&self::target(&target)).unwrap();
             write(&staged.path().join("half.json"), b"{").unwrap();
         }
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -215,7 +411,96 @@ mod tests {
         // PID 4194304 is above Linux's pid_max limit: never alive.
         let stale = dir.path().join(".out.partial-4194304");
         fs::create_dir(&stale).unwrap();
-        let _staged = StagedDir::create(&dir.path().join("out")).unwrap();
+        fs::write(stale.join(MARKER), b"").unwrap();
+        // The same name without the marker is not spurion's: it stays.
+        let foreign = dir.path().join(".out.partial-4194303");
+        fs::create_dir(&foreign).unwrap();
+        let _staged = StagedDir::create(&target(&dir.path().join("out"))).unwrap();
         assert!(!stale.exists());
+        assert!(foreign.exists());
+    }
+
+    /// The error `check` gives, or "ok".
+    fn verdict(t: &OutputTarget) -> String {
+        t.check().map_or_else(|e| e.to_string(), |_| "ok".into())
+    }
+
+    #[test]
+    fn output_targets_are_refused_or_allowed_by_what_is_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir(d.join("theirs")).unwrap();
+        fs::write(d.join("theirs/data.txt"), b"precious").unwrap();
+        fs::write(d.join("file.txt"), b"precious").unwrap();
+        fs::create_dir(d.join("empty")).unwrap();
+        fs::create_dir(d.join("ours")).unwrap();
+        fs::write(d.join("ours").join(MARKER), b"").unwrap();
+        std::os::unix::fs::symlink(d.join("ours"), d.join("link")).unwrap();
+        // (path, force, expected: "ok" or a piece of the error)
+        let table: &[(&str, bool, &str)] = &[
+            ("new", false, "ok"),
+            ("new/deeper", false, "ok"),
+            ("ours", false, "ok"),
+            ("empty", false, "ok"),
+            ("theirs", false, "a folder spurion did not write"),
+            ("theirs", true, "ok"),
+            ("file.txt", false, "is a file"),
+            ("file.txt", true, "ok"),
+            ("link", false, "symbolic link"),
+            ("link", true, "ok"),
+        ];
+        for &(rel, force, want) in table {
+            let got = verdict(&OutputTarget::new(&d.join(rel), force));
+            assert!(got.contains(want), "{rel} force={force}: {got}");
+            if want != "ok" {
+                assert!(got.contains("--out") && got.contains("--force"), "{got}");
+            }
+        }
+        // A device is never replaced, not even with --force.
+        let got = verdict(&OutputTarget::new(Path::new("/dev/null"), true));
+        assert!(got.contains("device"), "{got}");
+        let got = verdict(&OutputTarget::new(Path::new("/"), true));
+        assert!(got.contains("root"), "{got}");
+    }
+
+    #[test]
+    fn inputs_are_never_output_targets_even_with_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("model/sub")).unwrap();
+        fs::write(d.join("model").join(MARKER), b"").unwrap();
+        fs::write(d.join("probes.onnx"), b"x").unwrap();
+        let table: &[(&str, &str, &str)] = &[
+            ("model", "model", "is the --model input"),
+            ("", "model", "holds the --model input"),
+            ("model/sub/report", "model", "lies inside the --model input"),
+            ("probes.onnx", "probes.onnx", "is the --model input"),
+            ("model/../model", "model", "is the --model input"),
+        ];
+        for &(out, input, want) in table {
+            let t = OutputTarget::new(&d.join(out), true).input("model", &d.join(input));
+            let got = verdict(&t);
+            assert!(got.contains(want), "{out} vs {input}: {got}");
+        }
+        // A symbolic link to the input is the input.
+        std::os::unix::fs::symlink(d.join("model"), d.join("alias")).unwrap();
+        let t = OutputTarget::new(&d.join("alias/x"), true).input("model", &d.join("model"));
+        assert!(verdict(&t).contains("lies inside"), "{}", verdict(&t));
+        // A sibling is fine.
+        let t = OutputTarget::new(&d.join("report"), false).input("model", &d.join("model"));
+        assert_eq!(verdict(&t), "ok");
+    }
+
+    #[test]
+    fn forced_replacement_of_a_file_leaves_only_the_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        fs::write(&path, b"someone else's").unwrap();
+        let t = OutputTarget::new(&path, true);
+        let staged = StagedDir::create(&t).unwrap();
+        write(&staged.path().join("r.json"), b"{}").unwrap();
+        staged.commit().unwrap();
+        assert!(path.join("r.json").is_file());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

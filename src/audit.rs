@@ -13,7 +13,7 @@ use std::time::Instant;
 use rand::seq::index;
 
 use crate::analysis::{self, CausalInput, ClusterCount, ClusterSettings, RunInput};
-use crate::atomic::StagedDir;
+use crate::atomic::{OutputTarget, StagedDir};
 use crate::data::{Images, plant};
 use crate::error::Result;
 use crate::kmeans::KMeansParams;
@@ -40,6 +40,9 @@ pub struct AuditConfig {
     pub model: PathBuf,
     /// ONNX input/output settings (ignored for spurion checkpoints).
     pub onnx: OnnxSettings,
+    /// The preprocessing file `onnx` was read from, if any.
+    #[serde(default)]
+    pub preprocess: Option<PathBuf>,
     pub probes: ProbeChoice,
     /// Generated probes; for a folder, the most images used (None: all).
     pub probes_count: Option<usize>,
@@ -69,6 +72,9 @@ pub struct AuditConfig {
     pub holdout: Option<PathBuf>,
     pub device: ComputeDevice,
     pub out: PathBuf,
+    /// Replace `out` even when spurion did not write it (never an input).
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl Default for AuditConfig {
@@ -76,6 +82,7 @@ impl Default for AuditConfig {
         AuditConfig {
             model: PathBuf::new(),
             onnx: OnnxSettings::default(),
+            preprocess: None,
             probes: ProbeChoice::Family(ProbeFamily::Solid),
             probes_count: None,
             latent_dim: 3,
@@ -95,6 +102,7 @@ impl Default for AuditConfig {
             holdout: None,
             device: ComputeDevice::Cpu,
             out: PathBuf::from("spurion-audit"),
+            force: false,
         }
     }
 }
@@ -106,19 +114,50 @@ impl AuditConfig {
     pub fn check(&self) -> Result<()> {
         use crate::check::{self, positive};
         positive("latent-dim", self.latent_dim)?;
-        check::k(self.k, self.probes_count.unwrap_or(usize::MAX))?;
         if let Some(n) = self.probes_count {
             positive("probes-count", n)?;
+            // Probe ids are stored as u32 by the significance test.
+            crate::budget::count_at_most("probes-count", n, u32::MAX as u64)?;
         }
+        check::k(self.k, self.probes_count.unwrap_or(usize::MAX))?;
         positive("kmeans-restarts", self.kmeans_restarts)?;
         check::vae(&self.vae)?;
         positive("batch-size", self.batch_size)?;
+        check::at_most("permutations", self.permutations, check::MAX_PERMUTATIONS)?;
         positive("vae-size", self.vae_size)?;
         positive("vae-hidden", self.vae_hidden)?;
         positive("vae-train-probes", self.vae_train_probes)?;
         check::weight_exponent(self.weight_exponent)?;
         self.device.device()?;
-        Ok(())
+        self.output().check()
+    }
+
+    /// Where the report goes, and every input it must not replace: the model (and, for a
+    /// spurion checkpoint, the data it was trained on), the probe and hold-out folders, the
+    /// preprocessing and labels files.
+    pub fn output(&self) -> OutputTarget {
+        let mut t = OutputTarget::new(&self.out, self.force).input("model", &self.model);
+        let model_dir = if self.model.is_dir() {
+            Some(self.model.as_path())
+        } else {
+            self.model.parent()
+        };
+        if let Some(data) = model_dir.and_then(crate::train::recorded_data) {
+            t = t.input("model", &data);
+        }
+        if let ProbeChoice::Folder(p) = &self.probes {
+            t = t.input("probes", p);
+        }
+        for (flag, path) in [
+            ("holdout", &self.holdout),
+            ("preprocess", &self.preprocess),
+            ("labels", &self.onnx.labels),
+        ] {
+            if let Some(p) = path {
+                t = t.input(flag, p);
+            }
+        }
+        t
     }
 }
 
@@ -148,6 +187,10 @@ pub struct AuditResults {
     /// Probes whose most probable class is c, per class.
     pub probe_argmax_counts: Vec<usize>,
     pub run: RunResult,
+    /// What the run passed over (special files or broken links in a probe or hold-out
+    /// folder), one line each.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Wall-clock seconds; differ between runs with the same seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings_s: Option<AuditTimings>,
@@ -162,15 +205,12 @@ fn holdout_images(
     model: &AuditedModel,
     h: usize,
     w: usize,
+    warnings: &mut Vec<String>,
 ) -> Result<Option<(Images, String)>> {
     let (images, what) = match &config.holdout {
-        // A plain folder of images (no IDX pair, no class subfolders); anything else must
-        // load as labelled data, and its error is the user's to see.
-        Some(path)
-            if path.is_dir()
-                && crate::data::idx::locate_pair(path).is_err()
-                && !crate::data::folder::is_image_folder(path) =>
-        {
+        // A folder of images, with or without class subfolders (labels are not needed): a
+        // seeded sample, each image decoded straight to the model's size.
+        Some(path) if path.is_dir() && crate::data::idx::locate_pair(path).is_err() => {
             let src = ProbeSource::folder(
                 path,
                 h,
@@ -178,18 +218,15 @@ fn holdout_images(
                 Some(CAUSAL_IMAGES),
                 &mut seed::rng(config.seed, Stream::Holdout, &[1]),
             )?;
+            warnings.extend_from_slice(src.skipped());
             (
                 src.batch(0, src.count())?,
                 format!("held-out images from {}", path.display()),
             )
         }
+        // An IDX pair, read at its own size (sampled and resized below).
         Some(path) => {
-            let set = crate::train::load_labeled(
-                path,
-                None,
-                Some(h.max(w)),
-                crate::data::idx::Transpose::Auto,
-            )?;
+            let set = crate::data::load_idx_classes(path, None, crate::data::idx::Transpose::Auto)?;
             (
                 set.images,
                 format!("held-out images from {}", path.display()),
@@ -224,6 +261,51 @@ fn holdout_images(
     Ok(Some((images, what)))
 }
 
+/// Checks, before any work, that the audit's largest buffers fit in memory.
+fn check_memory(
+    config: &AuditConfig,
+    probes: usize,
+    classes: usize,
+    [h, w]: [usize; 2],
+) -> Result<()> {
+    use crate::budget::{Budget, F32, vae_training_bytes};
+    let image = 3.0 * h as f64 * w as f64 * F32;
+    let batch = config.batch_size.min(probes);
+    let vae_probes = probes.min(config.vae_train_probes);
+    let s = config.vae_size;
+    // Images are held as probes, as the model's input and as a tensor: about 3 copies; the
+    // model's own activations come on top.
+    Budget::of_machine().need_all(&[
+        ("input-size", image * 4.0, format!("one {h}x{w} image")),
+        (
+            "batch-size",
+            batch as f64 * image * 3.0,
+            format!("batches of {batch} {h}x{w} probes"),
+        ),
+        (
+            "input-size",
+            CAUSAL_IMAGES as f64 * image * 3.0,
+            format!("the causal check's {CAUSAL_IMAGES} held-out images at {h}x{w}"),
+        ),
+        (
+            "latent-dim",
+            probes as f64 * config.latent_dim as f64 * F32 * 3.0,
+            format!("{probes} latents of {} dimensions", config.latent_dim),
+        ),
+        (
+            "probes-count",
+            probes as f64 * (200.0 + 32.0 * classes as f64),
+            format!("{probes} probes' probabilities and report rows"),
+        ),
+        (
+            "vae-size",
+            vae_probes as f64 * 3.0 * (s * s) as f64 * F32
+                + vae_training_bytes(s, config.vae_hidden, config.vae.batch_size),
+            format!("a VAE trained on {vae_probes} probes as {s}x{s} thumbnails"),
+        ),
+    ])
+}
+
 /// Runs an audit and writes the report folder.
 pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     config.check()?;
@@ -233,8 +315,6 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     let model = AuditedModel::load(&config.model, &config.onnx, &device)?;
     let [h, w] = model.input_size();
     let classes = model.class_names.len();
-    // Loaded first, so that a bad --holdout fails before any training.
-    let holdout = holdout_images(config, &model, h, w)?;
     let source = match &config.probes {
         ProbeChoice::Family(family) => ProbeSource::Generated(ProbeSpec {
             family: *family,
@@ -253,7 +333,11 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     };
     let n = source.count();
     crate::check::k(config.k, n)?;
-    let staged = StagedDir::create(&config.out)?;
+    check_memory(config, n, classes, [h, w])?;
+    // Loaded before any training, so that a bad --holdout fails early.
+    let mut warnings = source.skipped().to_vec();
+    let holdout = holdout_images(config, &model, h, w, &mut warnings)?;
+    let staged = StagedDir::create(&config.output())?;
 
     // The VAE trains on a seeded sample of the probes (all of them when there are few).
     let m = n.min(config.vae_train_probes);
@@ -279,7 +363,7 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     let mut sampled = 0; // ids[..sampled] have their thumbnails
     let bar = progress.bar(n as u64, "classifying probes");
     for start in (0..n).step_by(config.batch_size) {
-        let end = (start + config.batch_size).min(n);
+        let end = start + config.batch_size.min(n - start);
         let images = source.batch(start, end)?;
         probs.extend(model.predict(&images)?.values);
         let upto = sampled + ids[sampled..].partition_point(|&i| i < end);
@@ -341,7 +425,7 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         let mut latents = Vec::with_capacity(n * config.latent_dim);
         let bar = progress.bar(n as u64, "encoding probes");
         for start in (0..n).step_by(config.batch_size) {
-            let end = (start + config.batch_size).min(n);
+            let end = start + config.batch_size.min(n - start);
             let x = vae::thumbnails(&source.batch(start, end)?, config.vae_size);
             latents.extend(encode(&x, &mut rng)?);
             bar.set_position(end as u64);
@@ -427,6 +511,7 @@ pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
         probe_mean_probability: (0..classes).map(|c| probs.mean(c)).collect(),
         probe_argmax_counts: argmax,
         run,
+        warnings,
         timings_s: config.record_timings.then_some(timings),
     };
     crate::atomic::write_json(&staged.path().join("results.json"), &results)?;

@@ -13,6 +13,25 @@ pub fn positive(param: &'static str, v: usize) -> Result<()> {
     Ok(())
 }
 
+/// A count of work (epochs, permutations, trials) no larger than `max`: far beyond any useful
+/// value, a count would make a run that never ends, or overflow what is computed from it.
+pub fn at_most(param: &'static str, v: usize, max: usize) -> Result<()> {
+    if v > max {
+        return Err(Error::param(
+            param,
+            format!("{v} is more than spurion allows ({max})"),
+        ));
+    }
+    Ok(())
+}
+
+/// Most epochs of any network.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Most permutations of the significance test.
+pub const MAX_PERMUTATIONS: usize = 10_000_000;
+/// Most trials of `reproduce`.
+pub const MAX_TRIALS: usize = 10_000;
+
 /// A finite number above 0.
 pub fn positive_f(param: &'static str, v: f64) -> Result<()> {
     if !v.is_finite() || v <= 0.0 {
@@ -55,6 +74,7 @@ pub fn weight_exponent(e: f64) -> Result<()> {
 /// The VAE's training settings.
 pub fn vae(p: &VaeTrainParams) -> Result<()> {
     positive("vae-epochs", p.max_epochs)?;
+    at_most("vae-epochs", p.max_epochs, MAX_EPOCHS)?;
     positive("batch-size", p.batch_size)?;
     positive_f("vae-lr", p.learning_rate)
 }

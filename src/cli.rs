@@ -44,6 +44,7 @@ enum Command {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct BenchArgs {
     /// Also time the whole default `reproduce` sweep.
     #[arg(long)]
@@ -66,6 +67,7 @@ enum PlantArg {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct TrainArgs {
     /// IDX folder or image file, or an ImageFolder root (root/class_name/*.png|jpg).
     #[arg(long, value_name = "PATH")]
@@ -96,6 +98,9 @@ struct TrainArgs {
     /// Output folder of the checkpoint.
     #[arg(long, default_value = "spurion-model")]
     out: PathBuf,
+    /// Replace --out even if spurion did not write it (never an input).
+    #[arg(long)]
+    force: bool,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
     #[arg(long, short)]
@@ -124,6 +129,7 @@ enum OutputArg {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct AuditArgs {
     /// The classifier: a spurion model folder (from `spurion train`) or an .onnx file.
     #[arg(long, value_name = "PATH")]
@@ -189,11 +195,17 @@ struct AuditArgs {
     /// What the ONNX model outputs (default: logits).
     #[arg(long, value_enum)]
     output: Option<OutputArg>,
+    /// The ONNX output holding the class scores, for a model with several outputs.
+    #[arg(long, value_name = "NAME")]
+    output_name: Option<String>,
     /// Class names, one per line (default: model metadata, else indices).
     #[arg(long, value_name = "FILE")]
     labels: Option<PathBuf>,
     #[arg(long, default_value = "spurion-audit")]
     out: PathBuf,
+    /// Replace --out even if spurion did not write it (never an input).
+    #[arg(long)]
+    force: bool,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
     #[arg(long, short)]
@@ -230,6 +242,7 @@ enum DeviceArg {
 }
 
 #[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
 struct ReproduceArgs {
     /// IDX data: a folder holding an images/labels pair, or the image file itself.
     /// Default: the MNIST sample shipped in data/mnist-10k.
@@ -292,6 +305,9 @@ struct ReproduceArgs {
     /// Output folder (results.json).
     #[arg(long, default_value = "spurion-out")]
     out: PathBuf,
+    /// Replace --out even if spurion did not write it (never an input).
+    #[arg(long)]
+    force: bool,
     /// Where networks run.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
@@ -349,6 +365,7 @@ impl ReproduceArgs {
             vae: vae_params(self.vae_epochs, &defaults.vae),
             device: device(self.device),
             out: self.out,
+            force: self.force,
             ..defaults
         };
         config.check()?;
@@ -451,6 +468,7 @@ impl TrainArgs {
             seed: self.seed,
             device: device(self.device),
             out: self.out,
+            force: self.force,
         };
         config.check()?;
         Ok(config)
@@ -483,6 +501,7 @@ impl AuditArgs {
                 OutputArg::Sigmoid => OutputKind::Sigmoid,
                 OutputArg::Softmax => OutputKind::Softmax,
             }),
+            output_name: self.output_name,
             labels: self.labels,
         };
         let probes = match ProbeFamily::ALL.iter().find(|f| f.name() == self.probes) {
@@ -516,10 +535,12 @@ impl AuditArgs {
             batch_size: self.batch_size,
             permutations: self.permutations,
             holdout: self.holdout,
+            preprocess: self.preprocess,
             vae_guided: matches!(self.vae, VaeArg::Guided),
             record_timings: !self.no_timings,
             device: device(self.device),
             out: self.out,
+            force: self.force,
             ..defaults
         };
         config.check()?;
@@ -527,8 +548,19 @@ impl AuditArgs {
     }
 }
 
+/// Warnings on stderr, one line each (best effort: a closed stderr is ignored).
+fn warn(lines: &[String]) {
+    use std::io::Write as _;
+    let mut err = std::io::stderr().lock();
+    for l in lines {
+        let _ = writeln!(err, "spurion: warning: {l}");
+    }
+}
+
 /// Runs a parsed command.
-pub fn run(cli: Cli) -> Result<()> {
+pub fn run(cli: Cli) -> Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     match cli.command {
         Command::Bench(args) => {
             let config = spurion::bench::BenchConfig {
@@ -540,53 +572,65 @@ pub fn run(cli: Cli) -> Result<()> {
                 },
             };
             let rows = spurion::bench::run(&config, &progress(args.quiet))?;
-            println!(
+            let _ = writeln!(
+                out,
                 "spurion bench: {} cores available, backend thread pool {}",
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
                 spurion::bench::backend_threads()
             );
-            print!("{}", spurion::bench::format_rows(&rows));
-            Ok(())
+            let _ = write!(out, "{}", spurion::bench::format_rows(&rows));
+            Ok(out)
         }
         Command::Train(args) => {
             let quiet = args.quiet;
             let config = args.into_config()?;
             let s = train::run(&config, &progress(quiet))?;
-            println!(
+            warn(&s.warnings);
+            let _ = writeln!(
+                out,
                 "Trained on {} images ({} classes: {}), planted: {:?}",
                 s.train_images,
                 s.class_names.len(),
                 s.class_names.join(", "),
                 s.plant
             );
-            println!("Validation accuracy ({} images):", s.validation_images);
-            println!(
+            let _ = writeln!(out, "Validation accuracy ({} images):", s.validation_images);
+            let _ = writeln!(
+                out,
                 "  as trained (shortcut planted)   {:.1}%",
                 100.0 * s.planted_accuracy
             );
-            println!(
+            let _ = writeln!(
+                out,
                 "  clean (nothing planted)         {:.1}%",
                 100.0 * s.clean_accuracy
             );
             if let Some(sw) = s.swapped_accuracy {
-                println!("  shortcuts swapped between classes {:.1}%", 100.0 * sw);
+                let _ = writeln!(
+                    out,
+                    "  shortcuts swapped between classes {:.1}%",
+                    100.0 * sw
+                );
             }
-            println!("Model: {}", config.out.display());
-            Ok(())
+            let _ = writeln!(out, "Model: {}", config.out.display());
+            Ok(out)
         }
         Command::Audit(args) => {
             let quiet = args.quiet;
             let config = args.into_config()?;
             let r = audit::run(&config, &progress(quiet))?;
-            println!(
+            warn(&r.warnings);
+            let _ = writeln!(
+                out,
                 "spurion audit: {} ({} classes), {}",
                 r.model.path,
                 r.class_names.len(),
                 r.probes
             );
-            println!("{}", r.model.probability);
+            let _ = writeln!(out, "{}", r.model.probability);
             for cl in &r.run.clusters {
-                println!(
+                let _ = writeln!(
+                    out,
                     "  class {:<12} cluster {}  {:>6} probes  mean p {:>6}  share of p^{} weight {:>6.1}%",
                     cl.class_name,
                     cl.index + 1,
@@ -598,22 +642,27 @@ pub fn run(cli: Cli) -> Result<()> {
                     100.0 * cl.weight_share
                 );
             }
-            println!(
+            let _ = writeln!(
+                out,
                 "ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
                 100.0 * r.run.acp,
                 100.0 * r.run.chance,
                 100.0 * r.run.ceiling
             );
-            println!("Report: {}", config.out.join("report.html").display());
-            Ok(())
+            let _ = writeln!(out, "Report: {}", config.out.join("report.html").display());
+            Ok(out)
         }
         Command::Reproduce(args) => {
             let quiet = args.quiet;
             let config = args.into_config()?;
             let results = reproduce::run(&config, &progress(quiet))?;
-            print!("{}", spurion::report::format_table(&results));
-            println!("Results: {}", config.out.join("results.json").display());
-            Ok(())
+            let _ = write!(out, "{}", spurion::report::format_table(&results));
+            let _ = writeln!(
+                out,
+                "Results: {}",
+                config.out.join("results.json").display()
+            );
+            Ok(out)
         }
     }
 }

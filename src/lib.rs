@@ -18,6 +18,7 @@ pub mod analysis;
 pub mod atomic;
 pub mod audit;
 pub mod bench;
+pub mod budget;
 pub mod check;
 pub mod data;
 pub mod describe;

@@ -160,6 +160,8 @@ pub enum ProbeSource {
         paths: Vec<PathBuf>,
         height: usize,
         width: usize,
+        /// What listing the folder passed over, one line each.
+        skipped: Vec<String>,
     },
 }
 
@@ -183,7 +185,8 @@ impl ProbeSource {
                 ),
             ));
         }
-        let mut paths = folder::list_images(root)?;
+        let listing = folder::list_images(root)?;
+        let mut paths = listing.files;
         if paths.is_empty() {
             return Err(Error::data(
                 root,
@@ -206,7 +209,16 @@ impl ProbeSource {
             paths,
             height,
             width,
+            skipped: listing.skipped,
         })
+    }
+
+    /// What listing a probe folder passed over (special files, broken links).
+    pub fn skipped(&self) -> &[String] {
+        match self {
+            ProbeSource::Generated(_) => &[],
+            ProbeSource::Folder { skipped, .. } => skipped,
+        }
     }
 
     pub fn count(&self) -> usize {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use std::path::Path;
 
 use crate::analysis::{self, CausalInput, ClusterCount, ClusterSettings, RunInput};
-use crate::atomic::{self, StagedDir};
+use crate::atomic::{self, OutputTarget, StagedDir};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
 use crate::kmeans::KMeansParams;
@@ -75,6 +75,9 @@ pub struct ReproduceConfig {
     pub device: ComputeDevice,
     /// Output folder.
     pub out: PathBuf,
+    /// Replace `out` even when spurion did not write it (never an input).
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl Default for ReproduceConfig {
@@ -108,6 +111,7 @@ impl Default for ReproduceConfig {
             permutations: 1000,
             device: ComputeDevice::Cpu,
             out: PathBuf::from("spurion-out"),
+            force: false,
         }
     }
 }
@@ -139,7 +143,11 @@ impl ReproduceConfig {
                 "latent dimensions must be at least 1, got 0",
             ));
         }
+        positive("probes", self.probes)?;
         positive("trials", self.trials)?;
+        check::at_most("trials", self.trials, check::MAX_TRIALS)?;
+        check::at_most("epochs", self.classifier.epochs, check::MAX_EPOCHS)?;
+        check::at_most("permutations", self.permutations, check::MAX_PERMUTATIONS)?;
         check::k(self.k, self.probes)?;
         check::weight_exponent(self.weight_exponent)?;
         positive("kmeans-restarts", self.kmeans_restarts)?;
@@ -151,7 +159,12 @@ impl ReproduceConfig {
         positive("vae-size", self.vae_size)?;
         positive("vae-hidden", self.vae_hidden)?;
         self.device.device()?;
-        Ok(())
+        self.output().check()
+    }
+
+    /// Where the report goes, and the input it must not replace.
+    pub fn output(&self) -> OutputTarget {
+        OutputTarget::new(&self.out, self.force).input("data", &self.data)
     }
 }
 
@@ -190,6 +203,7 @@ pub fn prepare_trial(
         images: plant::colorize(&train.images, &train.labels, &config.colors),
         labels: train.labels.clone(),
         class_names: base.class_names.clone(),
+        skipped: Vec::new(),
     };
     let val_rgb = plant::colorize(&val.images, &val.labels, &config.colors);
     let val_mono = plant::monochrome(&val.images);
@@ -480,6 +494,41 @@ fn run_dim(
     Ok(run)
 }
 
+/// Checks, before any work, that the sweep's largest buffers fit in memory.
+fn check_memory(config: &ReproduceConfig, base: &LabeledImages) -> Result<()> {
+    use crate::budget::{Budget, F32, vae_training_bytes};
+    let (n, s) = (config.probes as f64, config.vae_size);
+    let trials = config.trials as f64;
+    let parallel_trials = config.threads.clamp(1, config.trials) as f64;
+    let jobs = config.threads.clamp(1, config.trials * config.dims.len()) as f64;
+    let image = 3.0 * (base.images.height * base.images.width) as f64 * F32;
+    let max_dim = config.dims.iter().copied().max().unwrap_or(1) as f64;
+    let classes = config.classes.len() as f64;
+    // Every trial keeps its probes' thumbnails and probabilities; the trials being set up
+    // hold their probe images; each (trial, dim) job trains a VAE and holds its latents.
+    Budget::of_machine().need_all(&[
+        (
+            "probes",
+            parallel_trials * n * image + trials * n * (classes * F32 + 200.0),
+            format!(
+                "{} probes in each of {} trials",
+                config.probes, config.trials
+            ),
+        ),
+        (
+            "vae-size",
+            trials * n * 3.0 * (s * s) as f64 * F32
+                + jobs * vae_training_bytes(s, config.vae_hidden, config.vae.batch_size),
+            format!("{} probes as {s}x{s} VAE thumbnails", config.probes),
+        ),
+        (
+            "dims",
+            jobs * n * max_dim * F32 * 4.0,
+            format!("latents of up to {max_dim} dimensions"),
+        ),
+    ])
+}
+
 /// Runs `f(0..n)` on `workers` threads; results in index order, or the first error.
 fn parallel_map<T: Send>(
     n: usize,
@@ -529,7 +578,8 @@ pub fn run(config: &ReproduceConfig, progress: &Progress) -> Result<ReproduceRes
     let started = Instant::now();
     let mut timings = Timings::default();
     let base = data::load_idx_classes(&config.data, Some(&config.classes), config.transpose)?;
-    let staged = StagedDir::create(&config.out)?;
+    check_memory(config, &base)?;
+    let staged = StagedDir::create(&config.output())?;
     timings.data += started.elapsed().as_secs_f64();
     // Trials, and the latent dims within them, are independent (each derives its own seeds),
     // so they run side by side: the backend keeps about one core busy per network on these

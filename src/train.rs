@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::atomic::{self, StagedDir};
+use crate::atomic::{self, OutputTarget, StagedDir};
 use crate::check;
 use crate::data::{self, LabeledImages, folder, idx, plant};
 use crate::error::{Error, Result};
@@ -34,11 +34,20 @@ pub struct TrainConfig {
     pub seed: u64,
     pub device: ComputeDevice,
     pub out: PathBuf,
+    /// Replace `out` even when spurion did not write it (never an input).
+    #[serde(default)]
+    pub force: bool,
 }
 
 impl TrainConfig {
+    /// Where the checkpoint goes, and the input it must not replace.
+    pub fn output(&self) -> OutputTarget {
+        OutputTarget::new(&self.out, self.force).input("data", &self.data)
+    }
+
     pub fn check(&self) -> Result<()> {
         check::positive("epochs", self.train.epochs)?;
+        check::at_most("epochs", self.train.epochs, check::MAX_EPOCHS)?;
         check::positive("batch-size", self.train.batch_size)?;
         check::positive_f("lr", self.train.learning_rate)?;
         if self.size.is_some_and(|s| s < 4) {
@@ -48,7 +57,7 @@ impl TrainConfig {
             check::classes(c)?;
         }
         self.device.device()?;
-        Ok(())
+        self.output().check()
     }
 }
 
@@ -72,6 +81,9 @@ pub struct TrainSummary {
     /// `--size`, if given (to rebuild the validation split).
     #[serde(default)]
     pub size: Option<usize>,
+    /// What reading the data passed over (special files, broken links), one line each.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// Loads labelled data: an IDX pair (keeping `classes`, default all) or an ImageFolder
@@ -87,10 +99,13 @@ pub fn load_labeled(
     } else {
         let d = data::load_idx_classes(path, classes, transpose)?;
         match size {
-            Some(s) => LabeledImages {
-                images: d.images.resize(s, s),
-                ..d
-            },
+            Some(s) => {
+                folder::labeled_images_fit(d.images.count, s)?;
+                LabeledImages {
+                    images: d.images.resize(s, s),
+                    ..d
+                }
+            }
             None => d,
         }
     };
@@ -118,6 +133,13 @@ pub fn held_out_images(model_dir: &std::path::Path) -> Result<Option<LabeledImag
     };
     let (_, val) = set.split(0.8, &mut seed::rng(s.seed, Stream::DataSplit, &[]));
     Ok(Some(val))
+}
+
+/// The training data a checkpoint folder records in its training.json, if any.
+pub fn recorded_data(model_dir: &std::path::Path) -> Option<PathBuf> {
+    let text = std::fs::read(model_dir.join("training.json")).ok()?;
+    let s: TrainSummary = serde_json::from_slice(&text).ok()?;
+    Some(PathBuf::from(s.data))
 }
 
 /// Trains a classifier with a progress bar labelled `label`, its random streams derived from
@@ -173,12 +195,13 @@ pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
         Some(c) => c.clone(),
         None => plant::default_colors(n_classes),
     };
-    let staged = StagedDir::create(&config.out)?;
+    let staged = StagedDir::create(&config.output())?;
     let (train, val) = set.split(0.8, &mut seed::rng(config.seed, Stream::DataSplit, &[]));
     let train_set = LabeledImages {
         images: plant::apply(config.plant, &train.images, &train.labels, &colors),
         labels: train.labels.clone(),
         class_names: train.class_names.clone(),
+        skipped: Vec::new(),
     };
     let cconf = ClassifierConfig::new(
         3,
@@ -234,6 +257,7 @@ pub fn run(config: &TrainConfig, progress: &Progress) -> Result<TrainSummary> {
         swapped_accuracy,
         seed: config.seed,
         size: config.size,
+        warnings: set.skipped.clone(),
     };
     let dir = staged.path();
     crate::nn::save_weights(

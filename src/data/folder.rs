@@ -16,26 +16,81 @@ fn is_image(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Every image file under `dir` (recursively, following the sorted order of names at each
-/// level, as `os.walk` + `sorted` does in torchvision).
-pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    walk(dir, &mut out)?;
-    Ok(out)
+/// The images found under a folder, and what the walk skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// Image files, in walk order.
+    pub files: Vec<PathBuf>,
+    /// One line per skipped entry (a special file, a broken link), for warnings.
+    pub skipped: Vec<String>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
-        .collect::<Result<_>>()?;
-    entries.sort();
-    let (dirs, files): (Vec<PathBuf>, Vec<PathBuf>) = entries.into_iter().partition(|p| p.is_dir());
-    out.extend(files.into_iter().filter(|p| is_image(p)));
-    for d in dirs {
-        walk(&d, out)?;
+/// Every image file under `dir` (recursively, following the sorted order of names at each
+/// level, as `os.walk` + `sorted` does in torchvision).
+///
+/// Symbolic links are followed, but every real folder is entered and every real file listed
+/// at most once, so a link to a parent folder cannot loop and links cannot multiply images.
+/// Special files (FIFOs, sockets, devices), which could block a read forever, and broken links
+/// are skipped and reported in [`Listing::skipped`].
+pub fn list_images(dir: &Path) -> Result<Listing> {
+    let mut walk = Walk::default();
+    if let Ok(real) = std::fs::canonicalize(dir) {
+        walk.seen_dirs.insert(real);
     }
-    Ok(())
+    walk.dir(dir)?;
+    Ok(walk.listing)
+}
+
+#[derive(Default)]
+struct Walk {
+    listing: Listing,
+    seen_dirs: std::collections::HashSet<PathBuf>,
+    seen_files: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn dir(&mut self, dir: &Path) -> Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+            .collect::<Result<_>>()?;
+        entries.sort();
+        let mut dirs = Vec::new();
+        for path in entries {
+            // Follows links: the kind of what the entry leads to.
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.skip(&path, &format!("cannot be read ({e})"));
+                    continue;
+                }
+            };
+            let Ok(real) = std::fs::canonicalize(&path) else {
+                self.skip(&path, "cannot be resolved");
+                continue;
+            };
+            if meta.is_dir() {
+                // Each real folder once: a link back up the tree is not entered again.
+                if self.seen_dirs.insert(real) {
+                    dirs.push(path);
+                }
+            } else if !meta.is_file() {
+                self.skip(&path, "is not a regular file (a device, pipe or socket)");
+            } else if is_image(&path) && self.seen_files.insert(real) {
+                self.listing.files.push(path);
+            }
+        }
+        for d in dirs {
+            self.dir(&d)?;
+        }
+        Ok(())
+    }
+
+    fn skip(&mut self, path: &Path, why: &str) {
+        self.listing
+            .skipped
+            .push(format!("skipped {}: {why}", path.display()));
+    }
 }
 
 /// True when `dir` looks like an ImageFolder: it has subfolders and no IDX files.
@@ -43,9 +98,9 @@ pub fn is_image_folder(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| entries.flatten().any(|e| e.path().is_dir()))
 }
 
-/// An ImageFolder's listing: class names (sorted subfolder names) and every image with its
-/// class index.
-pub type FolderListing = (Vec<String>, Vec<(PathBuf, usize)>);
+/// An ImageFolder's listing: class names (sorted subfolder names), every image with its
+/// class index, and what the walk skipped.
+pub type FolderListing = (Vec<String>, Vec<(PathBuf, usize)>, Vec<String>);
 
 /// Lists an ImageFolder.
 pub fn list_image_folder(root: &Path) -> Result<FolderListing> {
@@ -63,8 +118,11 @@ pub fn list_image_folder(root: &Path) -> Result<FolderListing> {
         ));
     }
     let mut items = Vec::new();
+    let mut skipped = Vec::new();
     for (c, name) in classes.iter().enumerate() {
-        let files = list_images(&root.join(name))?;
+        let listing = list_images(&root.join(name))?;
+        skipped.extend(listing.skipped);
+        let files = listing.files;
         if files.is_empty() {
             return Err(Error::data(
                 &root.join(name),
@@ -76,37 +134,147 @@ pub fn list_image_folder(root: &Path) -> Result<FolderListing> {
         }
         items.extend(files.into_iter().map(|f| (f, c)));
     }
-    Ok((classes, items))
+    Ok((classes, items, skipped))
 }
 
-/// Decodes an image as RGB values in `[0, 1]`, resized to `height x width` by area averaging.
+/// Most memory one image may take while it is decoded and resized: the decoder refuses an
+/// image whose pixels need more, and resizing reads the decoded pixels in place (only the
+/// small output is allocated beside them).
+pub const IMAGE_MEMORY_LIMIT: u64 = 512 << 20;
+
+/// Decodes an image as RGB values in `[0, 1]` (grey replicated, alpha dropped), resized to
+/// `height x width` by area averaging; `3 x height x width` values, channel-planar.
 pub fn load_image(path: &Path, height: usize, width: usize) -> Result<Vec<f32>> {
-    let img = image::ImageReader::open(path)
+    super::regular_file(path)?;
+    let reader = image::ImageReader::open(path)
         .map_err(|e| Error::io(path, e))?
         .with_guessed_format()
-        .map_err(|e| Error::io(path, e))?
+        .map_err(|e| Error::io(path, e))?;
+    decode_resized(reader, height, width).map_err(|e| match e {
+        Error::Invalid(m) => Error::data(path, m),
+        other => other,
+    })
+}
+
+/// [`load_image`] for an image held in memory.
+pub fn image_from_bytes(bytes: &[u8], height: usize, width: usize) -> Result<Vec<f32>> {
+    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Error::Invalid(format!("cannot read image: {e}")))?;
+    decode_resized(reader, height, width)
+}
+
+fn decode_resized<R: std::io::BufRead + std::io::Seek>(
+    mut reader: image::ImageReader<R>,
+    height: usize,
+    width: usize,
+) -> Result<Vec<f32>> {
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(IMAGE_MEMORY_LIMIT);
+    reader.limits(limits);
+    let img = reader
         .decode()
-        .map_err(|e| Error::data(path, format!("cannot decode image: {e}")))?
-        .to_rgb8();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w == 0 || h == 0 {
-        return Err(Error::data(path, "image has no pixels"));
+        .map_err(|e| Error::Invalid(format!("cannot decode image: {e}")))?;
+    if img.width() == 0 || img.height() == 0 {
+        return Err(Error::Invalid("image has no pixels".into()));
     }
-    let raw = img.into_raw();
-    let mut planar = Images::empty(3, h, w);
-    let mut data = vec![0.0f32; 3 * h * w];
-    for (i, px) in raw.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            data[c * h * w + i] = px[c] as f32 / 255.0;
+    if height == 0 || width == 0 {
+        return Err(Error::Invalid("cannot resize an image to no pixels".into()));
+    }
+    Ok(area_resize(&img, height, width))
+}
+
+/// RGB of pixel (x, y) in `[0, 1]`, read in place whatever the decoded pixel type.
+fn rgb_at(img: &image::DynamicImage) -> impl Fn(usize, usize) -> [f32; 3] + '_ {
+    use image::DynamicImage as D;
+    let w = img.width() as usize;
+    move |x, y| {
+        let i = y * w + x;
+        let from = |s: &[f32]| {
+            if s.len() >= 3 {
+                [s[0], s[1], s[2]]
+            } else {
+                [s[0]; 3]
+            }
+        };
+        match img {
+            D::ImageLuma8(b) => [b.as_raw()[i] as f32 / 255.0; 3],
+            D::ImageLumaA8(b) => [b.as_raw()[2 * i] as f32 / 255.0; 3],
+            D::ImageRgb8(b) => {
+                let p = &b.as_raw()[3 * i..3 * i + 3];
+                [p[0], p[1], p[2]].map(|v| v as f32 / 255.0)
+            }
+            D::ImageRgba8(b) => {
+                let p = &b.as_raw()[4 * i..4 * i + 3];
+                [p[0], p[1], p[2]].map(|v| v as f32 / 255.0)
+            }
+            D::ImageLuma16(b) => [b.as_raw()[i] as f32 / 65535.0; 3],
+            D::ImageLumaA16(b) => [b.as_raw()[2 * i] as f32 / 65535.0; 3],
+            D::ImageRgb16(b) => {
+                let p = &b.as_raw()[3 * i..3 * i + 3];
+                [p[0], p[1], p[2]].map(|v| v as f32 / 65535.0)
+            }
+            D::ImageRgba16(b) => {
+                let p = &b.as_raw()[4 * i..4 * i + 3];
+                [p[0], p[1], p[2]].map(|v| v as f32 / 65535.0)
+            }
+            D::ImageRgb32F(b) => from(&b.as_raw()[3 * i..3 * i + 3]),
+            D::ImageRgba32F(b) => from(&b.as_raw()[4 * i..4 * i + 3]),
+            // Pixel types added to `image` later: one pixel converted at a time.
+            other => {
+                let p = image::GenericImageView::get_pixel(other, x as u32, y as u32);
+                [p.0[0], p.0[1], p.0[2]].map(|v| v as f32 / 255.0)
+            }
         }
     }
-    planar.push(&data);
-    Ok(planar.resize(height, width).data)
+}
+
+/// Area-averaging resize (as [`Images::resize`]) read straight from the decoded pixels, so
+/// no full-size float copy of a large image is made.
+fn area_resize(img: &image::DynamicImage, height: usize, width: usize) -> Vec<f32> {
+    use super::images::area_weights;
+    let (ih, iw) = (img.height() as usize, img.width() as usize);
+    let ys = area_weights(ih, height);
+    let xs = area_weights(iw, width);
+    let px = rgb_at(img);
+    let hw = height * width;
+    let mut out = vec![0.0f32; 3 * hw];
+    // One input row, averaged horizontally to the output width: `[width][3]`.
+    let mut row = vec![[0.0f32; 3]; width];
+    for (oy, yw) in ys.iter().enumerate() {
+        for &(iy, wy) in yw {
+            for (ox, xw) in xs.iter().enumerate() {
+                let mut acc = [0.0f32; 3];
+                for &(ix, wx) in xw {
+                    let p = px(ix, iy);
+                    for c in 0..3 {
+                        acc[c] += wx * p[c];
+                    }
+                }
+                row[ox] = acc;
+            }
+            for (ox, acc) in row.iter().enumerate() {
+                for c in 0..3 {
+                    out[c * hw + oy * width + ox] += wy * acc[c];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks that `count` labelled images at `size x size` fit in memory while `spurion train`
+/// splits, plants and trains on them (about five copies).
+pub fn labeled_images_fit(count: usize, size: usize) -> Result<()> {
+    use crate::budget::{Budget, F32};
+    let bytes = count as f64 * 3.0 * size as f64 * size as f64 * F32 * 5.0;
+    Budget::of_machine().need("size", bytes, format!("{count} images at {size}x{size}"))
 }
 
 /// Loads an ImageFolder, every image resized to `size x size`.
 pub fn load_image_folder(root: &Path, size: usize) -> Result<LabeledImages> {
-    let (class_names, items) = list_image_folder(root)?;
+    let (class_names, items, skipped) = list_image_folder(root)?;
+    labeled_images_fit(items.len(), size)?;
     let mut images = Images::empty(3, size, size);
     let mut labels = Vec::with_capacity(items.len());
     for (path, c) in items {
@@ -117,6 +285,7 @@ pub fn load_image_folder(root: &Path, size: usize) -> Result<LabeledImages> {
         images,
         labels,
         class_names,
+        skipped,
     })
 }
 
@@ -143,7 +312,7 @@ mod tests {
             write_png(&dir.path().join(class).join(file), 2, 2, [1, 2, 3]);
         }
         std::fs::write(dir.path().join("dog/notes.txt"), b"x").unwrap();
-        let (classes, items) = list_image_folder(dir.path()).unwrap();
+        let (classes, items, _) = list_image_folder(dir.path()).unwrap();
         // Code-point order: upper case first, as Python's sorted().
         assert_eq!(classes, vec!["Cat", "cat", "dog"]);
         let names: Vec<String> = items
@@ -163,6 +332,49 @@ mod tests {
         assert_eq!(&v[0..4], &[1.0; 4]);
         assert_eq!(&v[4..8], &[0.0; 4]);
         assert!((v[8] - 0.2).abs() < 1e-6);
+    }
+
+    #[test]
+    fn resizing_in_place_matches_resizing_a_float_copy() {
+        // 37x23 random RGB, and its grey and alpha variants, against Images::resize.
+        let mut rng = 12345u32;
+        let mut next = || {
+            rng = rng.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (rng >> 24) as u8
+        };
+        let rgb = image::RgbImage::from_fn(37, 23, |_, _| image::Rgb([next(), next(), next()]));
+        for img in [
+            image::DynamicImage::ImageRgb8(rgb.clone()),
+            image::DynamicImage::ImageRgba8(image::DynamicImage::ImageRgb8(rgb.clone()).to_rgba8()),
+            image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(rgb.clone()).to_luma8()),
+            image::DynamicImage::ImageRgb16(image::DynamicImage::ImageRgb8(rgb.clone()).to_rgb16()),
+        ] {
+            let want_rgb = img.to_rgb8();
+            let (w, h) = (want_rgb.width() as usize, want_rgb.height() as usize);
+            let mut planar = vec![0.0f32; 3 * h * w];
+            for (i, p) in want_rgb.pixels().enumerate() {
+                for c in 0..3 {
+                    planar[c * h * w + i] = p.0[c] as f32 / 255.0;
+                }
+            }
+            let full = Images {
+                count: 1,
+                channels: 3,
+                height: h,
+                width: w,
+                data: planar,
+            };
+            for (oh, ow) in [(8, 8), (5, 11), (23, 37), (40, 50)] {
+                let want = full.resize(oh, ow).data;
+                let got = area_resize(&img, oh, ow);
+                let worst = want
+                    .iter()
+                    .zip(&got)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(worst < 1e-4, "{:?} to {oh}x{ow}: {worst}", img.color());
+            }
+        }
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub fn parse(reader: &mut dyn Read, path: &Path) -> Result<IdxArray> {
 
 /// Reads an IDX file, gzipped or raw.
 pub fn read(path: &Path) -> Result<IdxArray> {
+    super::regular_file(path)?;
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut head = [0u8; 2];

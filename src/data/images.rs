@@ -102,7 +102,7 @@ impl Images {
 }
 
 /// For each output index, the input indices it covers and their normalised weights.
-fn area_weights(input: usize, output: usize) -> Vec<Vec<(usize, f32)>> {
+pub(crate) fn area_weights(input: usize, output: usize) -> Vec<Vec<(usize, f32)>> {
     let scale = input as f64 / output as f64;
     (0..output)
         .map(|o| {

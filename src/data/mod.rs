@@ -14,6 +14,34 @@ use rand::seq::SliceRandom;
 use crate::error::{Error, Result};
 use crate::seed::Rng;
 
+/// Checks that `path` is a regular file (following links) before it is opened: opening a
+/// FIFO or a device could block forever or never end.
+pub fn regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_file() {
+        Ok(())
+    } else if meta.is_dir() {
+        Err(Error::data(path, "is a folder, expected a file"))
+    } else {
+        Err(Error::data(
+            path,
+            "is not a regular file (a device, pipe or socket): expected a file",
+        ))
+    }
+}
+
+/// Reads a whole regular file.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    regular_file(path)?;
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads a whole regular file as UTF-8 text.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = read_file(path)?;
+    String::from_utf8(bytes).map_err(|_| Error::data(path, "not UTF-8 text"))
+}
+
 /// Where the shipped MNIST sample lives, relative to the crate root.
 pub const SHIPPED_MNIST: &str = "data/mnist-10k";
 
@@ -24,6 +52,8 @@ pub struct LabeledImages {
     /// Class index (into `class_names`) of each image.
     pub labels: Vec<usize>,
     pub class_names: Vec<String>,
+    /// Entries passed over while reading (special files, broken links), one line each.
+    pub skipped: Vec<String>,
 }
 
 impl LabeledImages {
@@ -33,6 +63,7 @@ impl LabeledImages {
             images: self.images.select(indices),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             class_names: self.class_names.clone(),
+            skipped: self.skipped.clone(),
         }
     }
 
@@ -98,6 +129,7 @@ pub fn load_idx_classes(
         images,
         labels,
         class_names: classes.iter().map(|c| c.to_string()).collect(),
+        skipped: Vec::new(),
     })
 }
 

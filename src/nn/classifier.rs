@@ -179,7 +179,7 @@ pub fn predict(
 ) -> Result<Probabilities> {
     let mut values = Vec::with_capacity(images.count * config.classes());
     for start in (0..images.count).step_by(batch_size.max(1)) {
-        let end = (start + batch_size).min(images.count);
+        let end = start + batch_size.min(images.count - start);
         let x = images_tensor(&images.slice(start, end), device);
         values.extend(to_vec(probabilities(model.forward(x), config.classes()))?);
     }

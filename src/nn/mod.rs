@@ -113,7 +113,7 @@ pub fn save_weights<M: Module>(
 /// Loads safetensors weights into `module` (which fixes the expected names and shapes).
 pub fn load_weights<M: Module>(mut module: M, path: &std::path::Path) -> Result<M> {
     use burn::store::{ModuleSnapshot, SafetensorsStore};
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::data::read_file(path)?;
     let mut store = SafetensorsStore::from_bytes(Some(bytes));
     module
         .load_from(&mut store)

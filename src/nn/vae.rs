@@ -392,7 +392,7 @@ pub fn encode(
     let n = x.len() / d;
     let mut out = Vec::with_capacity(n * config.latent_dim);
     for start in (0..n).step_by(batch_size.max(1)) {
-        let end = (start + batch_size).min(n);
+        let end = start + batch_size.min(n - start);
         let xb = matrix(x[start * d..end * d].to_vec(), end - start, d, device);
         let (mu, log_var) = model.encode(xb);
         let z = match mode {
