@@ -15,14 +15,15 @@
 //! probability of their cluster's class, normalised the same way), which small confident
 //! clusters cannot inflate.
 
-use spurion::analysis::{self, ClusterSettings};
+use rand::SeedableRng;
 use spurion::data;
-use spurion::kmeans::KMeansParams;
-use spurion::metrics::{self, Probabilities};
-use spurion::nn::vae::LatentMode;
-use spurion::progress::Progress;
-use spurion::report::{Timings, mean_std};
-use spurion::reproduce::{self, ReproduceConfig};
+use spurion::method::VaeKind;
+use spurion::reproduce;
+use spurion::results::{Timings, mean_std};
+use spurion::{
+    ClusterCount, LatentMode, Latents, Probabilities, Progress, ReproduceConfig, Rng,
+    ShortcutSearch,
+};
 
 struct Variant {
     name: &'static str,
@@ -83,7 +84,7 @@ fn main() -> spurion::Result<()> {
     };
     eprintln!(
         "VAE thumbnails {}x{0}, {} to {} steps",
-        config.vae_size, config.vae.min_steps, config.vae.max_steps
+        config.vae.size, config.vae.training.min_steps, config.vae.training.max_steps
     );
     let base = data::load_idx_classes(&config.data, Some(&config.classes), config.transpose)?;
     let all_variants = [
@@ -127,10 +128,6 @@ fn main() -> spurion::Result<()> {
     }
     let mut table = vec![vec![Scores::default(); variants.len()]; dims.len()];
     let mut vae_info = vec![vec![Vec::new(); weights.len()]; dims.len()];
-    let kmeans = KMeansParams {
-        restarts: 10,
-        ..KMeansParams::default()
-    };
     let mut timings = Timings::default();
     for trial in 0..trials {
         let setup =
@@ -150,48 +147,27 @@ fn main() -> spurion::Result<()> {
             let mut spaces = Vec::new();
             for (wi, &w) in weights.iter().enumerate() {
                 let mut cfg = config.clone();
-                cfg.vae.guide_weight = w;
-                let space = reproduce::fit_vae(&cfg, &setup, dim, w > 0.0, &Progress::hidden())?;
+                cfg.vae.training.guide_weight = w;
+                let kind = if w > 0.0 {
+                    VaeKind::Guided
+                } else {
+                    VaeKind::Plain
+                };
+                let space = reproduce::fit_space(&cfg, &setup, dim, kind, &Progress::hidden())?;
                 vae_info[di][wi].push((space.training.loss, space.training.epochs));
                 spaces.push(space);
             }
             for (vi, (w, v)) in variants.iter().enumerate() {
                 let space = &spaces[weights.iter().position(|x| x == w).unwrap()];
-                let latents = space.latents(v.latent);
-                let path = [trial as u64, dim as u64];
-                let classes = base.class_names.len();
-                let template = ClusterSettings {
-                    kmeans: &kmeans,
-                    ks: &vec![1; classes],
-                    weight_exponent: v.exponent,
-                    seed: config.seed,
-                    seed_path: &path,
-                };
-                let ks = match v.k {
-                    Some(k) => vec![k; classes],
-                    None => {
-                        analysis::select_k(
-                            latents,
-                            dim,
-                            &setup.probs,
-                            &base.class_names,
-                            &template,
-                            8,
-                            0.002,
-                        )?
-                        .0
-                    }
-                };
-                let c = analysis::cluster_and_score(
-                    latents,
-                    dim,
-                    &setup.probs,
-                    &base.class_names,
-                    &ClusterSettings {
-                        ks: &ks,
-                        ..template
-                    },
-                )?;
+                let latents = Latents::new(dim, space.latents(v.latent).to_vec())?;
+                let search = ShortcutSearch::params()
+                    .clusters(v.k.map_or(ClusterCount::Auto { max: 8 }, ClusterCount::Fixed))
+                    .weight_exponent(v.exponent)
+                    .check()?;
+                // Every variant clusters with the same generator for this (trial, dim).
+                let seed = config.seed ^ ((trial as u64) << 32) ^ dim as u64;
+                let c = search.fit(&latents, &setup.probs, &mut Rng::seed_from_u64(seed))?;
+                let ks = &c.ks;
                 let agree = c
                     .assignment
                     .iter()
@@ -205,7 +181,6 @@ fn main() -> spurion::Result<()> {
                 s.agree.push(agree);
                 s.pw.push((got - chance) / (ceiling - chance));
                 s.ks.push(format!("{ks:?}"));
-                let _ = metrics::ceiling(&setup.probs);
             }
         }
     }

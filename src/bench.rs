@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use crate::config::ReproduceConfig;
 use crate::data::{self, LabeledImages, plant};
 use crate::error::Result;
 use crate::kmeans::KMeansParams;
@@ -13,7 +14,7 @@ use crate::nn::classifier::{self, ClassifierConfig};
 use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
 use crate::probes::{ProbeFamily, ProbeSpec};
 use crate::progress::Progress;
-use crate::reproduce::{self, ReproduceConfig};
+use crate::reproduce;
 use crate::seed::{self, Stream};
 
 /// One measured figure.
@@ -120,16 +121,16 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         ),
     );
 
-    let x = vae::thumbnails(&probes, rc.vae_size);
+    let x = vae::thumbnails(&probes, rc.vae.size);
     let vconf = VaeConfig {
         channels: 3,
-        size: rc.vae_size,
+        size: rc.vae.size,
         latent_dim: 3,
-        hidden: rc.vae_hidden,
-        guide_classes: probs.classes,
+        hidden: rc.vae.hidden,
+        guide_classes: Some(probs.classes),
     };
     let one_epoch = VaeTrainParams {
-        guide_weight: rc.vae.guide_weight,
+        guide_weight: rc.vae.training.guide_weight,
         ..VaeTrainParams::fixed_epochs(1)
     };
     let (secs, (vae_model, _)) = best(config.repeats, || {
@@ -151,7 +152,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         pool,
         format!(
             "{} probes as {}x{} thumbnails, guided, latent dim 3",
-            rc.probes, rc.vae_size, rc.vae_size
+            rc.probes, rc.vae.size, rc.vae.size
         ),
     );
     let (secs, _) = best(config.repeats, || {

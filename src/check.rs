@@ -1,8 +1,8 @@
 //! Checks of settings shared by `reproduce`, `audit` and `train`: each error names the flag
 //! (`Error::param`) and what it expects.
 
-use crate::analysis::ClusterCount;
 use crate::error::{Error, Result};
+use crate::nn::classifier::TrainParams;
 use crate::nn::vae::VaeTrainParams;
 
 /// A count that must be at least 1.
@@ -60,45 +60,18 @@ pub fn classes(classes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The exponent of the k-means weights `p^e`: finite and at least 0.
-pub fn weight_exponent(e: f64) -> Result<()> {
-    if !e.is_finite() || e < 0.0 {
-        return Err(Error::param(
-            "weight-exponent",
-            format!("expected a number >= 0, got {e}"),
-        ));
-    }
-    Ok(())
-}
-
 /// The VAE's training settings.
 pub fn vae(p: &VaeTrainParams) -> Result<()> {
     positive("vae-epochs", p.max_epochs)?;
     at_most("vae-epochs", p.max_epochs, MAX_EPOCHS)?;
-    positive("batch-size", p.batch_size)?;
+    positive("vae-batch-size", p.batch_size)?;
     positive_f("vae-lr", p.learning_rate)
 }
 
-/// `--k`: at least 1, at most the number of probes.
-pub fn k(k: ClusterCount, probes: usize) -> Result<()> {
-    let v = match k {
-        ClusterCount::Fixed(v) => v,
-        ClusterCount::Auto { max } => max,
-    };
-    if v == 0 {
-        return Err(Error::param(
-            "k",
-            "expected 'auto' or a positive integer, got 0",
-        ));
-    }
-    if k.min() > probes {
-        return Err(Error::param(
-            "k",
-            format!(
-                "k = {} is larger than the number of probes ({probes})",
-                k.min()
-            ),
-        ));
-    }
-    Ok(())
+/// The classifier's training settings.
+pub fn classifier(p: &TrainParams) -> Result<()> {
+    positive("epochs", p.epochs)?;
+    at_most("epochs", p.epochs, MAX_EPOCHS)?;
+    positive("batch-size", p.batch_size)?;
+    positive_f("lr", p.learning_rate)
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::kmeans::KMeansError;
+pub use crate::kmeans::KMeansError;
 
 /// Result alias used throughout spurion.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -53,6 +53,15 @@ impl Error {
         match self {
             Error::Param { .. } => 2,
             _ => 1,
+        }
+    }
+
+    /// The message without the flag's name: what a command-line parser shows after its own
+    /// "invalid value for --flag".
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Param { message, .. } => message.clone(),
+            other => other.to_string(),
         }
     }
 

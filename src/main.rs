@@ -18,6 +18,7 @@ fn say(line: &str) {
 }
 
 fn main() -> ExitCode {
+    spurion::remove_staging_on_signals();
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {

@@ -40,6 +40,7 @@ impl ProbeFamily {
         ProbeFamily::Noise,
     ];
 
+    /// The family's name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             ProbeFamily::Solid => "solid",
@@ -47,6 +48,25 @@ impl ProbeFamily {
             ProbeFamily::Gratings => "gratings",
             ProbeFamily::Noise => "noise",
         }
+    }
+}
+
+impl std::str::FromStr for ProbeFamily {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        ProbeFamily::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                Error::param(
+                    "probes",
+                    format!(
+                        "'{s}' is not a probe family ({})",
+                        ProbeFamily::ALL.map(|f| f.name()).join(", ")
+                    ),
+                )
+            })
     }
 }
 
@@ -62,6 +82,17 @@ pub struct ProbeSpec {
 }
 
 impl ProbeSpec {
+    /// `count` probes of `family` at `[height, width]`, generated from `seed`.
+    pub fn new(family: ProbeFamily, count: usize, [height, width]: [usize; 2], seed: u64) -> Self {
+        ProbeSpec {
+            family,
+            count,
+            height,
+            width,
+            seed,
+        }
+    }
+
     fn probe_rng(&self, i: usize) -> Rng {
         Rng::seed_from_u64(seed::derive(self.seed, Stream::Probes, &[i as u64]))
     }

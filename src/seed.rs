@@ -61,6 +61,45 @@ pub fn rng(seed: u64, stream: Stream, path: &[u64]) -> Rng {
     Rng::seed_from_u64(derive(seed, stream, path))
 }
 
+/// A place in the tree of random streams: the user seed and a path of indices (trial, latent
+/// dimension, class, ...). Each step of the method takes the place it works at and derives
+/// the generators it needs from it, so no two steps share a stream.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeedPath {
+    pub seed: u64,
+    pub path: Vec<u64>,
+}
+
+impl SeedPath {
+    /// The root of the tree for a user seed.
+    pub fn root(seed: u64) -> Self {
+        SeedPath {
+            seed,
+            path: Vec::new(),
+        }
+    }
+
+    /// The place below this one at index `i`.
+    pub fn child(&self, i: u64) -> Self {
+        let mut path = self.path.clone();
+        path.push(i);
+        SeedPath {
+            seed: self.seed,
+            path,
+        }
+    }
+
+    /// The seed of `stream` here.
+    pub fn derive(&self, stream: Stream) -> u64 {
+        derive(self.seed, stream, &self.path)
+    }
+
+    /// A generator for `stream` here.
+    pub fn rng(&self, stream: Stream) -> Rng {
+        rng(self.seed, stream, &self.path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +111,6 @@ mod tests {
         assert_ne!(a, derive(0, Stream::VaeInit, &[0]));
         assert_ne!(a, derive(1, Stream::Probes, &[0]));
         assert_eq!(a, derive(0, Stream::Probes, &[0]));
+        assert_eq!(SeedPath::root(0).child(0).derive(Stream::Probes), a);
     }
 }

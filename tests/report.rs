@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use spurion::progress::Progress;
-use spurion::report::{ReproduceResults, npz};
-use spurion::reproduce::{self, ReproduceConfig};
+use spurion::report::npz;
+use spurion::reproduce;
+use spurion::results::ReproduceResults;
+use spurion::{Progress, ReproduceConfig};
 
 struct Run {
     _dir: tempfile::TempDir,
@@ -28,7 +29,7 @@ fn run() -> &'static Run {
             out: out.clone(),
             ..ReproduceConfig::default()
         };
-        c.vae = spurion::nn::vae::VaeTrainParams::fixed_epochs(3);
+        c.vae.training = spurion::method::latent::VaeTrainParams::fixed_epochs(3);
         let results = reproduce::run(&c, &Progress::hidden()).unwrap();
         Run {
             _dir: dir,
@@ -85,7 +86,7 @@ fn class_names_are_escaped() {
             }
         }
     }
-    let html = spurion::report::render_reproduce_html(&results, &r.out).unwrap();
+    let html = spurion::report::html::reproduce(&results, &r.out).unwrap();
     assert!(!html.contains(hostile), "raw class name in the page");
     assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
 }
@@ -187,18 +188,31 @@ fn numpy_reads_the_npz() {
 fn saved_models_load_back() {
     let r = run();
     let t = &r.results.trials[0];
-    let config: spurion::nn::classifier::ClassifierConfig =
-        serde_json::from_slice(&std::fs::read(r.out.join(&t.classifier_config)).unwrap()).unwrap();
-    assert_eq!(config.class_names, vec!["0", "1"]);
-    let device = spurion::nn::ComputeDevice::Cpu.device().unwrap();
-    let fresh = spurion::nn::classifier::Classifier::new(&config, &device);
-    spurion::nn::load_weights(fresh, &r.out.join(&t.classifier_weights)).unwrap();
-    let vconf: spurion::nn::vae::VaeConfig =
-        serde_json::from_slice(&std::fs::read(r.out.join(&t.runs[0].files.vae_config)).unwrap())
-            .unwrap();
-    assert_eq!(vconf.latent_dim, 2);
-    let vae = spurion::nn::vae::Vae::new(&vconf, &device);
-    spurion::nn::load_weights(vae, &r.out.join(&t.runs[0].files.vae_weights)).unwrap();
+    use spurion::ProbabilityModel;
+    let device = spurion::ComputeDevice::Cpu.device().unwrap();
+    let classifier =
+        spurion::model::Checkpoint::load(&r.out.join(&t.classifier_weights), &device).unwrap();
+    assert_eq!(classifier.class_names(), ["0", "1"]);
+    // The saved VAE decodes the saved centroids into the prototypes the report shows.
+    let run = &t.runs[0];
+    let vae = spurion::method::latent::SavedVae::load(
+        &r.out.join(&run.files.vae_weights),
+        &r.out.join(&run.files.vae_config),
+        &device,
+    )
+    .unwrap();
+    assert_eq!(vae.config().latent_dim, 2);
+    let centroids: Vec<f32> = run
+        .clusters
+        .iter()
+        .flat_map(|c| c.centroid.clone())
+        .collect();
+    let decoded = vae.decode(&centroids).unwrap();
+    let shown = run.data.as_ref().unwrap().prototypes();
+    assert_eq!(decoded.data.len(), shown.data.len());
+    for (a, b) in decoded.data.iter().zip(&shown.data) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
 }
 
 fn chromium() -> Option<&'static str> {

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use spurion::progress::Progress;
-use spurion::reproduce::{self, ReproduceConfig};
+use spurion::reproduce;
+use spurion::{Progress, ReproduceConfig};
 
 fn tiny(out: &Path) -> ReproduceConfig {
     let mut c = ReproduceConfig {
@@ -15,7 +15,7 @@ fn tiny(out: &Path) -> ReproduceConfig {
         out: out.to_path_buf(),
         ..ReproduceConfig::default()
     };
-    c.vae = spurion::nn::vae::VaeTrainParams::fixed_epochs(4);
+    c.vae.training = spurion::method::latent::VaeTrainParams::fixed_epochs(4);
     c
 }
 
@@ -55,10 +55,15 @@ fn tiny_reproduce_finds_the_colour_shortcut_and_is_deterministic() {
             assert_eq!(r.clusters.len(), 2);
             // Prototypes decode to the planted colours, and the paper's method ran beside.
             assert_eq!(
-                r.clusters[0].description.prototype_channel, "green",
+                r.clusters[0].description.prototype_channel,
+                spurion::method::describe::Channel::Green,
                 "{r:?}"
             );
-            assert_eq!(r.clusters[1].description.prototype_channel, "blue", "{r:?}");
+            assert_eq!(
+                r.clusters[1].description.prototype_channel,
+                spurion::method::describe::Channel::Blue,
+                "{r:?}"
+            );
             assert!(r.paper_method.is_some());
             assert!(
                 r.clusters

@@ -24,7 +24,18 @@ pub struct IdxArray {
 }
 
 /// Whether images are stored transposed (EMNIST).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Transpose {
     /// Transposed when the image file's name contains "emnist" (case-insensitive).
     #[default]

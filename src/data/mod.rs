@@ -76,6 +76,35 @@ impl LabeledImages {
     }
 }
 
+/// Loads labelled data: an IDX pair (keeping `classes`, default all; resized to `size` if
+/// given) or an ImageFolder (resized to `size`, default 32).
+pub fn load_labeled(
+    path: &Path,
+    classes: Option<&[u8]>,
+    size: Option<usize>,
+    transpose: idx::Transpose,
+) -> Result<LabeledImages> {
+    let set = if path.is_dir() && idx::locate_pair(path).is_err() && folder::is_image_folder(path) {
+        folder::load_image_folder(path, size.unwrap_or(32))?
+    } else {
+        let d = load_idx_classes(path, classes, transpose)?;
+        match size {
+            Some(s) => {
+                folder::labeled_images_fit(d.images.count, s)?;
+                LabeledImages {
+                    images: d.images.resize(s, s),
+                    ..d
+                }
+            }
+            None => d,
+        }
+    };
+    if set.class_names.len() < 2 {
+        return Err(Error::data(path, "expected at least 2 classes"));
+    }
+    Ok(set)
+}
+
 /// Reads an IDX pair (a folder or an image file, see [`idx::locate_pair`]) and keeps the
 /// images whose label is in `classes`, relabelled `0..classes.len()` in the order given
 /// (`None`: every label present, in increasing order). Images are single-channel, scaled to

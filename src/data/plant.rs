@@ -51,7 +51,17 @@ pub fn parse_color(s: &str) -> Result<[f32; 3]> {
 }
 
 /// The shortcut `spurion train` plants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Plant {
     /// Strokes (or, for colour images, brightness) coloured by class.

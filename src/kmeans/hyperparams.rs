@@ -30,6 +30,7 @@ impl Default for KMeansParams {
 
 impl KMeansParams {
     /// Settings with `k` clusters and the other values at their defaults.
+    #[cfg(test)]
     pub fn new(k: usize) -> Self {
         KMeansParams {
             k,

@@ -41,6 +41,7 @@ pub struct KMeansFit {
 
 impl KMeansFit {
     /// Centroid `j`.
+    #[cfg(test)]
     pub fn centroid(&self, j: usize) -> &[f32] {
         &self.centroids[j * self.dim..(j + 1) * self.dim]
     }
@@ -272,6 +273,7 @@ impl KMeansParams {
 
     /// Runs Lloyd iterations from given initial centroids (`k x dim`), without seeding or
     /// restarts. Used to compare with a reference implementation started at the same place.
+    #[cfg(test)]
     pub fn fit_from(
         &self,
         points: &[f32],

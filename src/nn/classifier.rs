@@ -139,6 +139,36 @@ fn targets(labels: &[usize], config: &ClassifierConfig) -> Vec<f32> {
     t
 }
 
+/// Trains a fresh classifier behind a progress bar labelled `label`: weights from
+/// `(ClassifierInit, seeds)`, batch order from `(ClassifierBatches, seeds)`.
+pub fn fit(
+    config: &ClassifierConfig,
+    data: &LabeledImages,
+    params: &TrainParams,
+    device: &Device,
+    seeds: &crate::seed::SeedPath,
+    progress: &crate::progress::Progress,
+    label: String,
+) -> Result<Classifier> {
+    use crate::seed::Stream;
+    let steps = params.epochs * data.images.count.div_ceil(params.batch_size);
+    let bar = progress.bar(steps as u64, label);
+    let model = train(
+        config,
+        data,
+        params,
+        device,
+        seeds.derive(Stream::ClassifierInit),
+        &mut seeds.rng(Stream::ClassifierBatches),
+        |loss| {
+            bar.set_message(format!("loss {loss:.4}"));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(model)
+}
+
 /// Trains a fresh classifier on `data`. `init_seed` draws the weights; `rng` orders batches.
 /// `on_step` is called after every optimiser step with the batch loss.
 pub fn train(

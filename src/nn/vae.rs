@@ -28,9 +28,9 @@ pub struct VaeConfig {
     pub size: usize,
     pub latent_dim: usize,
     pub hidden: usize,
-    /// Classes of the guide head (0: a plain VAE). See [`Vae::guide`].
+    /// Classes of the guide head; `None` for a plain VAE. See [`Vae::guide`].
     #[serde(default)]
-    pub guide_classes: usize,
+    pub guide_classes: Option<usize>,
 }
 
 impl VaeConfig {
@@ -67,8 +67,9 @@ impl Vae {
             dec1: LinearConfig::new(z, h).init(device),
             dec2: LinearConfig::new(h, h).init(device),
             dec_out: LinearConfig::new(h, d).init(device),
-            guide: (config.guide_classes > 0)
-                .then(|| LinearConfig::new(z, config.guide_classes).init(device)),
+            guide: config
+                .guide_classes
+                .map(|g| LinearConfig::new(z, g).init(device)),
         }
     }
 
@@ -236,7 +237,7 @@ fn evaluate(
             config.latent_dim,
             device,
         );
-        let tb = targets.map(|t| batch_matrix(t, chunk, config.guide_classes, device));
+        let tb = targets.map(|t| batch_matrix(t, chunk, config.guide_classes.unwrap_or(0), device));
         let t = elbo_terms(model, xb, eps, tb);
         elbo += super::scalar(t.reconstruction + t.kl)? * chunk.len() as f64;
         if let Some(g) = t.guide {
@@ -266,7 +267,7 @@ pub fn train(
     let n = x.len() / d;
     let mut model = seeded_init(&ad, init_seed, || Vae::new(config, &ad));
     let mut optim = AdamConfig::new().init();
-    let targets = targets.filter(|_| config.guide_classes > 0);
+    let targets = targets.filter(|_| config.guide_classes.is_some());
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(rng);
     let n_val = ((n as f64) * params.validation_fraction).round() as usize;
@@ -294,7 +295,8 @@ pub fn train(
                 config.latent_dim,
                 &ad,
             );
-            let tb = targets.map(|t| batch_matrix(t, batch, config.guide_classes, &ad));
+            let tb =
+                targets.map(|t| batch_matrix(t, batch, config.guide_classes.unwrap_or(0), &ad));
             let terms = elbo_terms(&model, xb, eps, tb);
             let beta = params.kl_weight
                 * if params.kl_warmup_steps == 0 {
@@ -368,7 +370,17 @@ pub fn epoch_estimate(params: &VaeTrainParams, probes: usize) -> u64 {
 }
 
 /// How latents are read off the encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum LatentMode {
     /// The encoder mean `mu(x)`: deterministic.

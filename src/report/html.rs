@@ -8,11 +8,15 @@ use std::path::Path;
 use base64::Engine as _;
 use plotters::style::RGBColor;
 
+use super::pct;
 use super::plots::{self, AcpSeries};
-use super::{ClusterReport, ReproduceResults, RunResult, pct};
-use crate::analysis::{CAUSAL_STRENGTHS, NEAREST_PROBES};
-use crate::audit::AuditResults;
 use crate::error::{Error, Result};
+use crate::method::analysis::NEAREST_PROBES;
+use crate::method::causal::CAUSAL_STRENGTHS;
+use crate::results::{
+    AuditResults, ClusterReport, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY,
+    ReproduceResults, RunResult,
+};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -267,7 +271,7 @@ fn settings_footer(
 }
 
 /// Renders the report of `spurion reproduce`; images are read from `dir`.
-pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String> {
+pub fn reproduce(r: &ReproduceResults, dir: &Path) -> Result<String> {
     let mut s = String::with_capacity(1 << 20);
     let _ = writeln!(
         s,
@@ -379,8 +383,8 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
     let _ = writeln!(
         s,
         "<tr><td class=l>paper</td><td>{}</td><td>{}</td><td>–</td><td></td></tr>",
-        pct(super::PAPER_COLORED_ACCURACY),
-        pct(super::PAPER_MONOCHROME_ACCURACY)
+        pct(PAPER_COLORED_ACCURACY),
+        pct(PAPER_MONOCHROME_ACCURACY)
     );
     for t in &r.trials {
         let _ = writeln!(
@@ -411,7 +415,7 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
                     pct(run.acp)
                 );
             }
-            run_section(&mut s, dir, run, r.settings.weight_exponent)?;
+            run_section(&mut s, dir, run, r.settings.method.weight_exponent)?;
             if t.trial != 0 {
                 s.push_str("</details>\n");
             }
@@ -430,7 +434,7 @@ pub fn render_reproduce_html(r: &ReproduceResults, dir: &Path) -> Result<String>
 }
 
 /// Renders the report of `spurion audit`; images are read from `dir`.
-pub fn render_audit_html(r: &AuditResults, dir: &Path) -> Result<String> {
+pub fn audit(r: &AuditResults, dir: &Path) -> Result<String> {
     let mut s = String::with_capacity(1 << 20);
     let _ = writeln!(
         s,
@@ -498,7 +502,7 @@ pub fn render_audit_html(r: &AuditResults, dir: &Path) -> Result<String> {
         "<h2>Clusters (latent dimension {})</h2>",
         r.run.latent_dim
     );
-    run_section(&mut s, dir, &r.run, r.settings.weight_exponent)?;
+    run_section(&mut s, dir, &r.run, r.settings.method.weight_exponent)?;
     s.push_str(DEFINITIONS);
     settings_footer(
         &mut s,

@@ -1,9 +1,14 @@
-//! The terminal summary of `spurion reproduce`: the paper's Table 1 beside ours.
+//! What each command prints on the terminal: for `reproduce` the paper's Table 1 beside
+//! ours, for `audit` the clusters and ACP, for `train` the accuracies.
 
 use std::fmt::Write;
 
-use super::{PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults, pct};
-use crate::analysis::ClusterCount;
+use super::pct;
+use crate::method::ClusterCount;
+use crate::model::TrainSummary;
+use crate::results::{
+    AuditResults, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults, TrialResult,
+};
 
 fn mean_sd(m: Option<f64>, sd: Option<f64>, percent: bool) -> String {
     match (m, sd) {
@@ -21,8 +26,8 @@ fn describe_k(k: ClusterCount) -> String {
     }
 }
 
-/// Renders the comparison table.
-pub fn format_table(r: &ReproduceResults) -> String {
+/// The summary of `spurion reproduce`: accuracies, Table 1 beside ours, prototypes in words.
+pub fn reproduce(r: &ReproduceResults) -> String {
     let mut s = String::new();
     let st = &r.settings;
     let _ = writeln!(
@@ -33,13 +38,13 @@ pub fn format_table(r: &ReproduceResults) -> String {
         r.seed,
         r.class_names.join("/"),
         st.probes,
-        describe_k(st.k),
-        st.latent,
-        st.weight_exponent
+        describe_k(st.method.k),
+        st.method.latent,
+        st.method.weight_exponent
     );
     let _ = writeln!(s);
     let _ = writeln!(s, "Classifier accuracy on validation digits (per trial)");
-    let per = |f: fn(&super::TrialResult) -> f64| {
+    let per = |f: fn(&TrialResult) -> f64| {
         r.trials
             .iter()
             .map(|t| pct(f(t)))
@@ -154,5 +159,70 @@ pub fn format_table(r: &ReproduceResults) -> String {
     if let Some(t) = &r.timings_s {
         let _ = writeln!(s, "Total time: {:.1} s", t.total);
     }
+    s
+}
+
+/// The summary of `spurion audit`: each cluster, then ACP with its chance level and ceiling.
+pub fn audit(r: &AuditResults, report: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "spurion audit: {} ({} classes), {}",
+        r.model.path,
+        r.class_names.len(),
+        r.probes
+    );
+    let _ = writeln!(s, "{}", r.model.probability);
+    for cl in &r.run.clusters {
+        let _ = writeln!(
+            s,
+            "  class {:<12} cluster {}  {:>6} probes  mean p {:>6}  share of p^{} weight {:>6.1}%",
+            cl.class_name,
+            cl.index + 1,
+            cl.size,
+            cl.mean_probability
+                .map(|p| format!("{:.1}%", 100.0 * p))
+                .unwrap_or_else(|| "empty".into()),
+            r.settings.method.weight_exponent,
+            100.0 * cl.weight_share
+        );
+    }
+    let _ = writeln!(
+        s,
+        "ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
+        100.0 * r.run.acp,
+        100.0 * r.run.chance,
+        100.0 * r.run.ceiling
+    );
+    let _ = writeln!(s, "Report: {report}");
+    s
+}
+
+/// The summary of `spurion train`: what it trained on and the validation accuracies.
+pub fn train(t: &TrainSummary, model: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "Trained on {} images ({} classes: {}), planted: {:?}",
+        t.train_images,
+        t.class_names.len(),
+        t.class_names.join(", "),
+        t.plant
+    );
+    let _ = writeln!(s, "Validation accuracy ({} images):", t.validation_images);
+    let _ = writeln!(
+        s,
+        "  as trained (shortcut planted)   {:.1}%",
+        100.0 * t.planted_accuracy
+    );
+    let _ = writeln!(
+        s,
+        "  clean (nothing planted)         {:.1}%",
+        100.0 * t.clean_accuracy
+    );
+    if let Some(sw) = t.swapped_accuracy {
+        let _ = writeln!(s, "  shortcuts swapped between classes {:.1}%", 100.0 * sw);
+    }
+    let _ = writeln!(s, "Model: {model}");
     s
 }

@@ -2,6 +2,15 @@
 //! dimensions, else their projection onto the first two principal components (as the plots
 //! say).
 
+/// How latents were drawn in two dimensions, for the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Projection2d {
+    /// True: first two principal components; false: the latents themselves (2 dims).
+    pub pca: bool,
+    /// Share of the latents' variance along each plotted axis.
+    pub explained_variance: [f64; 2],
+}
+
 /// A linear map from latent space to the plane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projection {

@@ -105,17 +105,7 @@ impl OutputTarget {
                 "'{shown}' is the root folder: choose a folder to create"
             ));
         }
-        for (flag, input) in &self.inputs {
-            let inp = resolve(input);
-            let relation = if inp == out {
-                "is"
-            } else if inp.starts_with(&out) {
-                "holds"
-            } else if out.starts_with(&inp) {
-                "lies inside"
-            } else {
-                continue;
-            };
+        if let Some((flag, relation, input)) = self.input_relation(&out) {
             return refuse(format!(
                 "'{shown}' {relation} the --{flag} input {}: spurion never writes over or into \
                  its inputs; choose another output folder",
@@ -134,6 +124,31 @@ impl OutputTarget {
                 other.what()
             )),
         }
+    }
+}
+
+impl OutputTarget {
+    /// How `path` (resolved) meets an input, if it does: it is one, holds one, or lies inside
+    /// one. The root folder and empty paths are not taken for inputs.
+    fn input_relation(&self, path: &Path) -> Option<(&'static str, &'static str, &Path)> {
+        self.inputs.iter().find_map(|(flag, input)| {
+            if input.as_os_str().is_empty() {
+                return None;
+            }
+            let inp = resolve(input);
+            // The root folder holds everything: not taken for an input.
+            inp.parent()?;
+            let relation = if inp == path {
+                "is"
+            } else if inp.starts_with(path) {
+                "holds"
+            } else if path.starts_with(&inp) {
+                "lies inside"
+            } else {
+                return None;
+            };
+            Some((*flag, relation, input.as_path()))
+        })
     }
 }
 
@@ -242,7 +257,7 @@ impl StagedDir {
             .ok_or_else(|| Error::data(&target.path, "output folder needs a name"))?;
         let parent = resolved.parent().unwrap_or(Path::new("/")).to_path_buf();
         fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        remove_stale(&parent, &name);
+        remove_stale(&parent, &name, target);
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if Existing::of(&staging) == Existing::SpurionFolder {
             fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
@@ -256,14 +271,18 @@ impl StagedDir {
             staging,
             committed: false,
         };
-        write(
-            &staged.staging.join(MARKER),
+        // The marker first, written in place: a run killed from here on leaves a folder that
+        // a later run recognises as its own (an empty one is removed too).
+        let marker = staged.staging.join(MARKER);
+        fs::write(
+            &marker,
             format!(
                 "This folder was written by spurion {}; a later run may replace it.\n",
                 env!("CARGO_PKG_VERSION")
-            )
-            .as_bytes(),
-        )?;
+            ),
+        )
+        .map_err(|e| Error::io(&marker, e))?;
+        active().push(staged.staging.clone());
         Ok(staged)
     }
 
@@ -295,6 +314,7 @@ impl StagedDir {
             return Err(Error::io(target, e));
         }
         self.committed = true;
+        active().retain(|p| p != &self.staging);
         match existing {
             Existing::Nothing => {}
             Existing::SpurionFolder | Existing::EmptyFolder | Existing::OtherFolder => {
@@ -312,13 +332,39 @@ impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.staging);
+            active().retain(|p| p != &self.staging);
         }
     }
 }
 
+/// The staging folders of this process that are not committed yet.
+fn active() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static ACTIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Makes SIGINT, SIGTERM and SIGHUP end the process (exit 128 + the signal) after removing
+/// the staging folders of runs still writing, so Ctrl-C leaves nothing half-written. For
+/// programs (the `spurion` command calls it once); a library caller keeps its own handling.
+pub fn remove_staging_on_signals() {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        return;
+    };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            for dir in active().drain(..) {
+                let _ = fs::remove_dir_all(dir);
+            }
+            std::process::exit(128 + sig);
+        }
+    });
+}
+
 /// Removes staging folders of `name` whose process is gone (Linux: no /proc/PID) and that
-/// hold spurion's marker (a folder without it is not ours to remove).
-fn remove_stale(parent: &Path, name: &str) {
+/// hold spurion's marker (a folder without it is not ours to remove), unless they are one of
+/// the run's inputs.
+fn remove_stale(parent: &Path, name: &str, target: &OutputTarget) {
     // Without /proc there is no telling whether a process is gone: remove nothing.
     if !Path::new("/proc/self").exists() {
         return;
@@ -335,9 +381,18 @@ fn remove_stale(parent: &Path, name: &str) {
             let alive = Path::new("/proc").join(pid.to_string()).exists();
             if pid != std::process::id()
                 && !alive
-                && Existing::of(&entry.path()) == Existing::SpurionFolder
+                && target.input_relation(&resolve(&entry.path())).is_none()
             {
-                let _ = fs::remove_dir_all(entry.path());
+                match Existing::of(&entry.path()) {
+                    Existing::SpurionFolder => {
+                        let _ = fs::remove_dir_all(entry.path());
+                    }
+                    // Killed before it wrote its marker: nothing in it to lose.
+                    Existing::EmptyFolder => {
+                        let _ = fs::remove_dir(entry.path());
+                    }
+                    _ => {}
+                }
             }
         }
     }
@@ -412,12 +467,20 @@ mod tests {
         let stale = dir.path().join(".out.partial-4194304");
         fs::create_dir(&stale).unwrap();
         fs::write(stale.join(MARKER), b"").unwrap();
-        // The same name without the marker is not spurion's: it stays.
+        // The same name without the marker is not spurion's: it stays, unless it is empty.
         let foreign = dir.path().join(".out.partial-4194303");
         fs::create_dir(&foreign).unwrap();
-        let _staged = StagedDir::create(&target(&dir.path().join("out"))).unwrap();
-        assert!(!stale.exists());
-        assert!(foreign.exists());
+        fs::write(foreign.join("theirs.txt"), b"x").unwrap();
+        let empty = dir.path().join(".out.partial-4194302");
+        fs::create_dir(&empty).unwrap();
+        // An input is never removed, marker or not.
+        let input = dir.path().join(".out.old-4194301");
+        fs::create_dir(&input).unwrap();
+        fs::write(input.join(MARKER), b"").unwrap();
+        let t = target(&dir.path().join("out")).input("model", &input);
+        let _staged = StagedDir::create(&t).unwrap();
+        assert!(!stale.exists() && !empty.exists());
+        assert!(foreign.exists() && input.exists());
     }
 
     /// The error `check` gives, or "ok".

@@ -4,6 +4,91 @@
 //! which way its stripes run.
 
 use crate::data::Images;
+use crate::error::Result;
+
+/// A cluster in words: what colour its probes mostly are, and where the prototype's structure
+/// sits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterDescription {
+    /// Most common colour name among the cluster's probes, weighted by `p^e`.
+    pub color: String,
+    /// That colour's share of the weight.
+    pub color_share: f64,
+    /// Colour name of the prototype's mean colour.
+    pub prototype_color: String,
+    /// The prototype's strongest channel.
+    pub prototype_channel: Channel,
+    /// Where the prototype departs most from its median colour (None when uniform).
+    pub position: Option<Position>,
+    /// Stripe angle in degrees from horizontal, when the prototype has clear stripes.
+    pub stripes_deg: Option<f64>,
+    /// One line for people: "mostly blue probes (91% of the weight)".
+    pub text: String,
+}
+
+/// A colour channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Red,
+    Green,
+    Blue,
+}
+
+impl std::fmt::Display for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Channel::Red => "red",
+            Channel::Green => "green",
+            Channel::Blue => "blue",
+        })
+    }
+}
+
+/// A ninth of an image: where a prototype's structure sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Position {
+    TopLeft,
+    Top,
+    TopRight,
+    Left,
+    Centre,
+    Right,
+    BottomLeft,
+    Bottom,
+    BottomRight,
+}
+
+impl Position {
+    /// The ninth holding the point `(y, x)`, each in `[0, 1]` from the top-left corner.
+    pub fn of(y: f32, x: f32) -> Self {
+        let third = |t: f32| ((t * 3.0) as usize).min(2);
+        use Position::*;
+        [
+            [TopLeft, Top, TopRight],
+            [Left, Centre, Right],
+            [BottomLeft, Bottom, BottomRight],
+        ][third(y)][third(x)]
+    }
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use Position::*;
+        f.write_str(match self {
+            TopLeft => "top-left",
+            Top => "top",
+            TopRight => "top-right",
+            Left => "left",
+            Centre => "centre",
+            Right => "right",
+            BottomLeft => "bottom-left",
+            Bottom => "bottom",
+            BottomRight => "bottom-right",
+        })
+    }
+}
 
 /// Colour names, in the order hue ranges are tested.
 pub const COLOR_NAMES: [&str; 11] = [
@@ -43,16 +128,15 @@ pub fn color_name(rgb: [f32; 3]) -> &'static str {
     }
 }
 
-/// The strongest of an RGB value's channels: "red", "green" or "blue".
-pub fn dominant_channel(rgb: [f32; 3]) -> &'static str {
-    let names = ["red", "green", "blue"];
+/// The strongest of an RGB value's channels.
+pub fn dominant_channel(rgb: [f32; 3]) -> Channel {
     let mut best = 0;
     for c in 1..3 {
         if rgb[c] > rgb[best] {
             best = c;
         }
     }
-    names[best]
+    [Channel::Red, Channel::Green, Channel::Blue][best]
 }
 
 /// Mean RGB of image `i` (3-channel images).
@@ -85,9 +169,9 @@ pub fn dominant_color(images: &Images, weights: &[f32]) -> (String, f64) {
     )
 }
 
-/// Where a prototype differs most from its own median colour: "top-left", "centre", ...
-/// Returns None when the image is nearly uniform.
-pub fn energy_position(images: &Images, i: usize) -> Option<String> {
+/// Where a prototype differs most from its own median colour. None when the image is nearly
+/// uniform.
+pub fn energy_position(images: &Images, i: usize) -> Option<Position> {
     let (h, w) = (images.height, images.width);
     let hw = h * w;
     let img = images.image(i);
@@ -111,18 +195,7 @@ pub fn energy_position(images: &Images, i: usize) -> Option<String> {
         cy += e * ((p / w) as f32 + 0.5) / h as f32;
         cx += e * ((p % w) as f32 + 0.5) / w as f32;
     }
-    let (cy, cx) = (cy / total, cx / total);
-    fn third(t: f32, names: [&'static str; 3]) -> &'static str {
-        names[((t * 3.0) as usize).min(2)]
-    }
-    let v = third(cy, ["top", "middle", "bottom"]);
-    let hz = third(cx, ["left", "centre", "right"]);
-    Some(match (v, hz) {
-        ("middle", "centre") => "centre".to_string(),
-        ("middle", hz) => hz.to_string(),
-        (v, "centre") => v.to_string(),
-        (v, hz) => format!("{v}-{hz}"),
-    })
+    Some(Position::of(cy / total, cx / total))
 }
 
 /// Orientation of stripes in a prototype, from the structure tensor of its luminance:
@@ -158,6 +231,54 @@ pub fn stripe_orientation(images: &Images, i: usize) -> Option<(f64, f64)> {
     Some((stripes, coherence))
 }
 
+/// Most probes a description looks at per cluster (the heaviest ones).
+const DESCRIBED_PROBES: usize = 400;
+
+/// Describes cluster `j`: the colours of its heaviest members (`members`, probe ids with
+/// `weights` indexed by probe id, images from `probe_images`) and the shape of its
+/// prototype (image `j` of `prototypes`).
+pub fn describe_cluster(
+    mut members: Vec<usize>,
+    weights: &[f32],
+    probe_images: &dyn Fn(&[usize]) -> Result<Images>,
+    prototypes: &Images,
+    j: usize,
+) -> Result<ClusterDescription> {
+    members.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]).then(a.cmp(&b)));
+    members.truncate(DESCRIBED_PROBES);
+    let images = probe_images(&members)?;
+    let w: Vec<f32> = members.iter().map(|&i| weights[i]).collect();
+    let (color, color_share) = dominant_color(&images, &w);
+    let mean = mean_rgb(prototypes, j);
+    let position = energy_position(prototypes, j);
+    let stripes_deg = stripe_orientation(prototypes, j)
+        .filter(|&(_, coherence)| coherence > 0.5)
+        .map(|(angle, _)| angle.round());
+    let mut text = if members.is_empty() {
+        "no probes".to_string()
+    } else {
+        format!(
+            "mostly {color} probes ({:.0}% of the weight)",
+            100.0 * color_share
+        )
+    };
+    if let Some(p) = &position {
+        text.push_str(&format!("; prototype structure at {p}"));
+    }
+    if let Some(a) = stripes_deg {
+        text.push_str(&format!("; stripes at {a:.0}°"));
+    }
+    Ok(ClusterDescription {
+        color,
+        color_share,
+        prototype_color: color_name(mean).to_string(),
+        prototype_channel: dominant_channel(mean),
+        position,
+        stripes_deg,
+        text,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,8 +307,8 @@ mod tests {
 
     #[test]
     fn purple_is_blue_dominant() {
-        assert_eq!(dominant_channel([0.5, 0.1, 0.9]), "blue");
-        assert_eq!(dominant_channel([0.2, 0.8, 0.3]), "green");
+        assert_eq!(dominant_channel([0.5, 0.1, 0.9]), Channel::Blue);
+        assert_eq!(dominant_channel([0.2, 0.8, 0.3]), Channel::Green);
     }
 
     #[test]
@@ -210,7 +331,12 @@ mod tests {
         }
         let mut imgs = Images::empty(3, 8, 8);
         imgs.push(&img);
-        assert_eq!(energy_position(&imgs, 0).as_deref(), Some("top-right"));
+        assert_eq!(energy_position(&imgs, 0), Some(Position::TopRight));
+        assert_eq!(Position::TopRight.to_string(), "top-right");
+        assert_eq!(
+            serde_json::to_string(&Position::BottomLeft).unwrap(),
+            "\"bottom-left\""
+        );
         assert_eq!(energy_position(&solid(&[[0.3, 0.3, 0.3]]), 0), None);
     }
 

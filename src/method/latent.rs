@@ -1,0 +1,195 @@
+//! Step 2 of the method: a variational autoencoder trained on the probes gives the latent
+//! space in which probes are clustered, and its decoder turns a centroid into a picture.
+//!
+//! spurion's VAE is *guided*: besides the ELBO it learns to predict the classifier's
+//! probabilities from its latent through one linear layer, which makes the classes linearly
+//! separable there (docs/findings.md). The paper's plain VAE is one switch away.
+
+use burn::prelude::Device;
+
+use crate::error::Result;
+use crate::nn::vae::{self, Vae};
+pub use crate::nn::vae::{LatentMode, VaeConfig, VaeTrainParams, VaeTraining};
+use crate::progress::Progress;
+use crate::seed::{Rng, SeedPath, Stream};
+
+/// Which VAE step 2 trains.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum VaeKind {
+    /// Trained to predict the classifier's probabilities from the latent as well (spurion).
+    #[default]
+    Guided,
+    /// The paper's VAE.
+    Plain,
+}
+
+/// A VAE's shape and training, before the latent dimension is chosen.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct VaeSettings {
+    pub kind: VaeKind,
+    /// The VAE sees probes as `size x size` thumbnails.
+    pub size: usize,
+    /// Units in each hidden layer.
+    pub hidden: usize,
+    pub training: VaeTrainParams,
+}
+
+impl VaeSettings {
+    /// The network for `latent_dim` dimensions and `classes` classes.
+    pub fn config(&self, latent_dim: usize, classes: usize) -> VaeConfig {
+        VaeConfig {
+            channels: 3,
+            size: self.size,
+            latent_dim,
+            hidden: self.hidden,
+            guide_classes: (self.kind == VaeKind::Guided).then_some(classes),
+        }
+    }
+}
+
+/// Trains a VAE on flattened thumbnails `x`, guided by the classifier's probabilities `guide`
+/// (`count x classes`) when the config has a guide head, behind a progress bar labelled
+/// `label`. Weights start from `init_seed`; batches and noise come from `rng`.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_vae(
+    config: &VaeConfig,
+    x: &[f32],
+    guide: Option<&[f32]>,
+    params: &VaeTrainParams,
+    device: &Device,
+    (init_seed, rng): (u64, &mut Rng),
+    progress: &Progress,
+    label: String,
+) -> Result<(Vae, VaeTraining)> {
+    let count = x.len() / config.input_len().max(1);
+    let bar = progress.bar(vae::epoch_estimate(params, count), label);
+    let guide = guide.filter(|_| config.guide_classes.is_some());
+    let fitted = vae::train(
+        config,
+        x,
+        guide,
+        params,
+        device,
+        init_seed,
+        rng,
+        |_, loss| {
+            bar.set_message(format!("-ELBO {loss:.2}"));
+            bar.inc(1);
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(fitted)
+}
+
+/// A VAE saved by a report (`vae.safetensors` and `vae.json`), loaded to decode latent
+/// points into pictures.
+pub struct SavedVae {
+    vae: Vae,
+    config: VaeConfig,
+    device: Device,
+}
+
+impl SavedVae {
+    /// Loads the weights and config a report wrote, on `device`.
+    pub fn load(
+        weights: &std::path::Path,
+        config: &std::path::Path,
+        device: &Device,
+    ) -> Result<Self> {
+        let text = crate::data::read_file(config)?;
+        let config: VaeConfig = serde_json::from_slice(&text)
+            .map_err(|e| crate::Error::data(config, format!("not a spurion VAE config: {e}")))?;
+        let vae = crate::nn::load_weights(Vae::new(&config, device), weights)?;
+        Ok(SavedVae {
+            vae,
+            config,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &VaeConfig {
+        &self.config
+    }
+
+    /// Decodes latent points (`count x latent_dim`) into images, values in `[0, 1]`.
+    pub fn decode(&self, z: &[f32]) -> Result<crate::data::Images> {
+        vae::decode(&self.vae, &self.config, z, &self.device)
+    }
+}
+
+/// A trained VAE and every probe's place in its latent space.
+pub struct LatentSpace {
+    pub vae: Vae,
+    pub config: VaeConfig,
+    pub training: VaeTraining,
+    /// Encoder means, `probes x dim`.
+    pub means: Vec<f32>,
+    /// One draw `mu + sigma * eps` per probe (the paper's latents).
+    pub samples: Vec<f32>,
+}
+
+impl LatentSpace {
+    /// Trains the VAE on the thumbnails and encodes them, both ways. Generators: weights
+    /// from `(VaeInit, seeds)`, training from `(VaeTraining, seeds)`, sampled latents from
+    /// `(LatentSample, seeds)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fit(
+        config: VaeConfig,
+        thumbnails: &[f32],
+        guide: Option<&[f32]>,
+        params: &VaeTrainParams,
+        batch_size: usize,
+        device: &Device,
+        seeds: &SeedPath,
+        progress: &Progress,
+        label: String,
+    ) -> Result<Self> {
+        let (vae, training) = fit_vae(
+            &config,
+            thumbnails,
+            guide,
+            params,
+            device,
+            (
+                seeds.derive(Stream::VaeInit),
+                &mut seeds.rng(Stream::VaeTraining),
+            ),
+            progress,
+            label,
+        )?;
+        let mut rng = seeds.rng(Stream::LatentSample);
+        let mut encode = |mode| {
+            vae::encode(
+                &vae, &config, thumbnails, mode, batch_size, device, &mut rng,
+            )
+        };
+        let means = encode(LatentMode::Mean)?;
+        let samples = encode(LatentMode::Sample)?;
+        Ok(LatentSpace {
+            vae,
+            config,
+            training,
+            means,
+            samples,
+        })
+    }
+
+    /// The latents of `mode`.
+    pub fn latents(&self, mode: LatentMode) -> &[f32] {
+        match mode {
+            LatentMode::Mean => &self.means,
+            LatentMode::Sample => &self.samples,
+        }
+    }
+}

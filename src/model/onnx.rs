@@ -1,0 +1,737 @@
+//! ONNX classifiers exported from PyTorch, TensorFlow or Paddle, run with tract (pure Rust).
+//!
+//! Loading reads what the graph declares (inputs, outputs, their element types and shapes),
+//! picks the output with the class scores, resolves the preprocessing against the declared
+//! input, and compiles the graph for a symbolic batch size. Anything spurion cannot feed or
+//! read is refused with what the model declares.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
+
+use super::output::{check_raw_outputs, probability_note, to_probabilities};
+use super::preprocess::{InputType, Preprocess};
+use super::settings::{Channels, Layout, OnnxSettings, OutputKind};
+use super::{ModelFormat, ModelInfo, ProbabilityModel};
+use crate::data::Images;
+use crate::error::{Error, Result};
+use crate::metrics::Probabilities;
+
+/// One input or output as the ONNX graph declares it.
+struct Declared {
+    name: String,
+    /// ONNX `TensorProto.DataType` code (1 float, 2 uint8, 10 float16, 11 double, ...).
+    elem_type: i32,
+    /// "[N, 3, 224, 224]", with `?` for unknown dimensions.
+    shape: String,
+}
+
+impl Declared {
+    fn of(v: &tract_onnx::pb::ValueInfoProto) -> Self {
+        use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+        use tract_onnx::pb::type_proto::Value as Type;
+        let (elem_type, shape) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(Type::TensorType(t)) => (
+                t.elem_type,
+                t.shape.as_ref().map(|s| {
+                    s.dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(Dim::DimValue(v)) => v.to_string(),
+                            Some(Dim::DimParam(p)) if !p.is_empty() => p.clone(),
+                            _ => "?".to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+            ),
+            _ => (0, None),
+        };
+        Declared {
+            name: v.name.clone(),
+            elem_type,
+            shape: format!("[{}]", shape.unwrap_or_else(|| "?".into())),
+        }
+    }
+
+    /// The ONNX name of the element type.
+    fn type_name(&self) -> &'static str {
+        match self.elem_type {
+            1 => "float32",
+            2 => "uint8",
+            3 => "int8",
+            4 => "uint16",
+            5 => "int16",
+            6 => "int32",
+            7 => "int64",
+            8 => "string",
+            9 => "bool",
+            10 => "float16",
+            11 => "float64",
+            12 => "uint32",
+            13 => "uint64",
+            16 => "bfloat16",
+            _ => "an unknown type",
+        }
+    }
+}
+
+/// The graph's inputs (initializers excluded) and outputs.
+fn signature(proto: &tract_onnx::pb::ModelProto) -> (Vec<Declared>, Vec<Declared>) {
+    let Some(g) = proto.graph.as_ref() else {
+        return (Vec::new(), Vec::new());
+    };
+    let inits: std::collections::HashSet<&str> =
+        g.initializer.iter().map(|t| t.name.as_str()).collect();
+    (
+        g.input
+            .iter()
+            .filter(|i| !inits.contains(i.name.as_str()))
+            .map(Declared::of)
+            .collect(),
+        g.output.iter().map(Declared::of).collect(),
+    )
+}
+
+/// A compiled ONNX classifier and the preprocessing of its input.
+pub struct OnnxModel {
+    plan: Arc<TypedRunnableModel>,
+    preprocess: Preprocess,
+    /// Values the chosen output holds per image.
+    outputs: usize,
+    input_type: InputType,
+    class_names: Vec<String>,
+    output: OutputKind,
+    /// Where the class names came from (labels file, model metadata, indices).
+    class_names_source: String,
+    path: PathBuf,
+}
+
+/// Input values as declared: `[N, C, H, W]` or `[N, H, W, C]`, `None` where not a number.
+type DeclaredDims = Vec<Option<usize>>;
+
+impl OnnxModel {
+    /// Loads and compiles `path` with `settings` (unset values come from what it declares).
+    pub fn load(path: &Path, settings: &OnnxSettings) -> Result<Self> {
+        let bad = |e: &dyn std::fmt::Display| not_usable(path, e);
+        crate::data::regular_file(path)?;
+        let onnx = tract_onnx::onnx();
+        let proto = onnx.proto_model_for_path(path).map_err(|e| bad(&e))?;
+        let (inputs, outputs) = signature(&proto);
+        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| bad(&e))?;
+        if model.inputs.len() != 1 {
+            return Err(Error::data(
+                path,
+                format!(
+                    "model has {} inputs ({}): expected one image input",
+                    model.inputs.len(),
+                    list(&inputs)
+                ),
+            ));
+        }
+        let chosen = choose_output(path, &outputs, settings.output_name.as_deref())?;
+        if outputs.len() > 1 {
+            model = model
+                .with_outputs_by_name([chosen.name.as_str()])
+                .map_err(|e| bad(&e))?;
+        }
+        let input = inputs.first();
+        let input_type = input_type(path, input)?;
+        let declared: DeclaredDims = model
+            .input_fact(0)
+            .map_err(|e| bad(&e))?
+            .shape
+            .dims()
+            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
+            .collect();
+        let shape_text = input.map_or("?", |i| i.shape.as_str());
+        let (layout, size, channels) = input_geometry(path, settings, &declared, shape_text)?;
+        let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
+        let (plan, width) = compile(path, model, &preprocess, input_type, chosen)?;
+        let (class_names, class_names_source) = class_names(path, settings, &proto, width)?;
+        let output = settings.output.unwrap_or(OutputKind::Logits);
+        if width == 1 && output == OutputKind::Softmax {
+            return Err(Error::param(
+                "output",
+                "softmax over a single output is always 1: use sigmoid or logits",
+            ));
+        }
+        Ok(OnnxModel {
+            plan,
+            preprocess,
+            outputs: width,
+            input_type,
+            class_names,
+            output,
+            class_names_source,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The resolved preprocessing.
+    pub fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+}
+
+fn not_usable(path: &Path, e: &dyn std::fmt::Display) -> Error {
+    Error::data(path, format!("not a usable ONNX model: {e}"))
+}
+
+/// "'image' float32 [N, 3, 8, 8], ..."
+fn list(values: &[Declared]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{}' {} {}", v.name, v.type_name(), v.shape))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The output with the class scores: the only one, or the one named; it must hold floats.
+fn choose_output<'a>(
+    path: &Path,
+    outputs: &'a [Declared],
+    name: Option<&str>,
+) -> Result<&'a Declared> {
+    let chosen = match (name, outputs.len()) {
+        (Some(name), _) => outputs.iter().find(|o| o.name == name).ok_or_else(|| {
+            Error::param(
+                "output-name",
+                format!(
+                    "{} has no output '{name}'; its outputs: {}",
+                    path.display(),
+                    list(outputs)
+                ),
+            )
+        })?,
+        (None, 1) => &outputs[0],
+        (None, n) => {
+            return Err(Error::param(
+                "output-name",
+                format!(
+                    "{} has {n} outputs: {}; name the one with the class scores",
+                    path.display(),
+                    list(outputs)
+                ),
+            ));
+        }
+    };
+    if !matches!(chosen.elem_type, 1 | 10 | 11) {
+        return Err(Error::data(
+            path,
+            format!(
+                "output '{}' is {} {}: spurion needs class scores as floats (logits or \
+                 probabilities), not {}",
+                chosen.name,
+                chosen.type_name(),
+                chosen.shape,
+                if matches!(chosen.elem_type, 6 | 7) {
+                    "class indices"
+                } else {
+                    "this type"
+                }
+            ),
+        ));
+    }
+    Ok(chosen)
+}
+
+/// The element type the image input takes.
+fn input_type(path: &Path, input: Option<&Declared>) -> Result<InputType> {
+    Ok(match input.map_or(1, |i| i.elem_type) {
+        1 | 0 => InputType::Float32,
+        10 => InputType::Float16,
+        11 => InputType::Float64,
+        2 => InputType::Uint8,
+        _ => {
+            let i = input.expect("an input with a declared type");
+            return Err(Error::data(
+                path,
+                format!(
+                    "input '{}' is {} {}: spurion feeds images as float32, float16, float64 \
+                     or uint8 pixel values",
+                    i.name,
+                    i.type_name(),
+                    i.shape
+                ),
+            ));
+        }
+    })
+}
+
+/// Layout, `[height, width]` and channel order: from the settings where given, else from the
+/// declared input; every given value must fit what the model declares.
+fn input_geometry(
+    path: &Path,
+    settings: &OnnxSettings,
+    declared: &DeclaredDims,
+    shape_text: &str,
+) -> Result<(Layout, [usize; 2], Channels)> {
+    let rank4 = declared.len() == 4;
+    let guessed =
+        if rank4 && matches!(declared[3], Some(1 | 3)) && !matches!(declared[1], Some(1 | 3)) {
+            Layout::Nhwc
+        } else {
+            Layout::Nchw
+        };
+    let layout = settings.layout.unwrap_or(guessed);
+    let (hi, wi, ci) = match layout {
+        Layout::Nchw => (2, 3, 1),
+        Layout::Nhwc => (1, 2, 3),
+    };
+    let at = |i: usize| if rank4 { declared[i] } else { None };
+    let size = match (settings.size, at(hi), at(wi)) {
+        (Some(s), _, _) => s,
+        (None, Some(h), Some(w)) => [h, w],
+        _ => {
+            return Err(Error::param(
+                "input-size",
+                format!(
+                    "{} does not declare its input size: give it as HxW",
+                    path.display()
+                ),
+            ));
+        }
+    };
+    if let (Some(h), Some(w)) = (at(hi), at(wi))
+        && [h, w] != size
+    {
+        return Err(Error::param(
+            "input-size",
+            format!(
+                "{} declares a {h}x{w} input, but {}x{} was given",
+                path.display(),
+                size[0],
+                size[1]
+            ),
+        ));
+    }
+    let channels = settings.channels.unwrap_or(if at(ci) == Some(1) {
+        Channels::Gray
+    } else {
+        Channels::Rgb
+    });
+    let n = if channels == Channels::Gray { 1 } else { 3 };
+    // A layout given by hand must fit every dimension the model declares.
+    if let Some(given) = settings.layout
+        && rank4
+    {
+        let fed = match given {
+            Layout::Nchw => [None, Some(n), Some(size[0]), Some(size[1])],
+            Layout::Nhwc => [None, Some(size[0]), Some(size[1]), Some(n)],
+        };
+        if (1..4).any(|i| matches!((declared[i], fed[i]), (Some(d), Some(f)) if d != f)) {
+            return Err(Error::param(
+                "layout",
+                format!(
+                    "{} declares its input as {shape_text}, which does not fit {given:?} with \
+                     {n} channel(s) at {}x{}",
+                    path.display(),
+                    size[0],
+                    size[1]
+                ),
+            ));
+        }
+    }
+    if let Some(c) = at(ci)
+        && c != n
+    {
+        return Err(Error::param(
+            "channels",
+            format!("the model takes {c} input channels, but {channels:?} gives {n}"),
+        ));
+    }
+    Ok((layout, size, channels))
+}
+
+/// The graph optimised for a symbolic batch of preprocessed images; and the chosen output's
+/// width (classes, or 1 for a binary model).
+fn compile(
+    path: &Path,
+    model: InferenceModel,
+    preprocess: &Preprocess,
+    input_type: InputType,
+    chosen: &Declared,
+) -> Result<(Arc<TypedRunnableModel>, usize)> {
+    let bad = |e: &dyn std::fmt::Display| not_usable(path, e);
+    let (n, [h, w]) = (
+        preprocess.channel_count(),
+        [preprocess.height, preprocess.width],
+    );
+    let batch = model.sym("N");
+    let shape = match preprocess.layout {
+        Layout::Nchw => tvec![batch.into(), n.to_dim(), h.to_dim(), w.to_dim()],
+        Layout::Nhwc => tvec![batch.into(), h.to_dim(), w.to_dim(), n.to_dim()],
+    };
+    let typed = model
+        .with_input_fact(0, InferenceFact::dt_shape(input_type.datum(), shape))
+        .and_then(|m| m.into_optimized())
+        .map_err(|e| bad(&e))?;
+    let out_fact = typed.output_fact(0).map_err(|e| bad(&e))?;
+    let out_dims: Vec<Option<usize>> = out_fact.shape.iter().map(|d| d.to_usize().ok()).collect();
+    let width = match out_dims.as_slice() {
+        [_, Some(0)] | [_, Some(0), Some(1), Some(1)] => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "output '{}' has no classes (shape {:?}): expected [batch, classes]",
+                    chosen.name, out_fact.shape
+                ),
+            ));
+        }
+        [_, Some(w)] | [_, Some(w), Some(1), Some(1)] => *w,
+        _ => {
+            return Err(Error::data(
+                path,
+                format!(
+                    "output shape {:?}: expected [batch, classes]",
+                    out_fact.shape
+                ),
+            ));
+        }
+    };
+    Ok((typed.into_runnable().map_err(|e| bad(&e))?, width))
+}
+
+/// Class names and where they came from: the labels file, the model's metadata, or indices.
+/// One output means two classes.
+fn class_names(
+    path: &Path,
+    settings: &OnnxSettings,
+    proto: &tract_onnx::pb::ModelProto,
+    width: usize,
+) -> Result<(Vec<String>, String)> {
+    let expected = if width == 1 { 2 } else { width };
+    let (names, source) = if let Some(labels) = &settings.labels {
+        (
+            read_labels(labels)?,
+            format!("labels file {}", labels.display()),
+        )
+    } else if let Some(names) = metadata_labels(proto) {
+        (names, "model metadata".to_string())
+    } else {
+        (
+            (0..expected).map(|i| i.to_string()).collect(),
+            "indices".to_string(),
+        )
+    };
+    if names.len() != expected {
+        return Err(Error::data(
+            settings.labels.as_deref().unwrap_or(path),
+            format!(
+                "{} class names ({source}) but the model outputs {width} value(s) per image{}",
+                names.len(),
+                if width == 1 {
+                    " (one output = two classes)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok((names, source))
+}
+
+fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let text = crate::data::read_text(path)?;
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if names.is_empty() {
+        return Err(Error::data(
+            path,
+            "labels file has no class names (expected one per line)",
+        ));
+    }
+    Ok(names)
+}
+
+/// Class names stored in ONNX metadata under `class_names` or `labels`: a JSON list, or
+/// comma-separated.
+fn metadata_labels(proto: &tract_onnx::pb::ModelProto) -> Option<Vec<String>> {
+    let entry = proto
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "class_names" || p.key == "labels")?;
+    let v = entry.value.trim();
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(v) {
+        return Some(list);
+    }
+    Some(v.split(',').map(|s| s.trim().to_string()).collect())
+}
+
+impl ProbabilityModel for OnnxModel {
+    fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    fn input_size(&self) -> [usize; 2] {
+        [self.preprocess.height, self.preprocess.width]
+    }
+
+    fn predict(&self, images: &Images) -> Result<Probabilities> {
+        let pre = &self.preprocess;
+        let mut input = pre.apply(images);
+        if self.input_type == InputType::Uint8 {
+            input
+                .iter_mut()
+                .for_each(|v| *v = v.round().clamp(0.0, 255.0));
+        }
+        let cc = pre.channel_count();
+        let shape: [usize; 4] = match pre.layout {
+            Layout::Nchw => [images.count, cc, pre.height, pre.width],
+            Layout::Nhwc => [images.count, pre.height, pre.width, cc],
+        };
+        let tensor = Tensor::from_shape(&shape, &input)
+            .and_then(|t| Ok(t.cast_to_dt(self.input_type.datum())?.into_owned()))
+            .map_err(|e| Error::Model(format!("building the input: {e}")))?;
+        let result = self
+            .plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| Error::Model(format!("running {}: {e}", self.path.display())))?;
+        let out = result[0]
+            .cast_to::<f32>()
+            .map_err(|e| Error::Model(format!("reading the output: {e}")))?;
+        let raw: Vec<f32> = out
+            .to_plain_array_view::<f32>()
+            .map_err(|e| Error::Model(format!("reading the output: {e}")))?
+            .iter()
+            .copied()
+            .collect();
+        if raw.len() != images.count * self.outputs {
+            return Err(Error::Model(format!(
+                "model returned {} values for {} images of {} outputs",
+                raw.len(),
+                images.count,
+                self.outputs
+            )));
+        }
+        check_raw_outputs(&raw, self.outputs, self.output, &self.path)?;
+        let probs = to_probabilities(&raw, self.outputs, self.output);
+        Probabilities::new(self.class_names.len(), probs).map_err(|e| {
+            Error::Invalid(
+                format!("{e} (is --output {:?} right for this model?)", self.output).to_lowercase(),
+            )
+        })
+    }
+
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            path: self.path.display().to_string(),
+            format: ModelFormat::Onnx,
+            class_names: self.class_names.clone(),
+            class_names_source: self.class_names_source.clone(),
+            input_height: self.preprocess.height,
+            input_width: self.preprocess.width,
+            output: self.output,
+            probability: probability_note(self.outputs, self.output).into(),
+            preprocess: Some(self.preprocess.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error loading `path` as a model gives.
+    fn load_error(path: &Path) -> String {
+        OnnxModel::load(path, &OnnxSettings::default())
+            .err()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn not_onnx_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("model.onnx");
+        std::fs::write(&p, b"this is not a protobuf at all").unwrap();
+        let e = load_error(&p);
+        assert!(
+            e.contains("model.onnx") && e.contains("not a usable ONNX model"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn truncated_onnx_is_a_clear_error() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/tiny.onnx");
+        let bytes = std::fs::read(fixture).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cut.onnx");
+        std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        let e = load_error(&p);
+        assert!(
+            e.contains("cut.onnx") && e.contains("not a usable ONNX model"),
+            "{e}"
+        );
+    }
+
+    fn hostile(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/onnx/hostile")
+            .join(name)
+    }
+
+    #[test]
+    fn input_and_output_types_are_converted_to_the_reference_probabilities() {
+        let expected: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(hostile("expected.json")).unwrap()).unwrap();
+        let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/probes");
+        let mut images = Images::empty(3, 8, 8);
+        for name in expected["probes"].as_array().unwrap() {
+            let p = probes.join(name.as_str().unwrap());
+            images.push(&crate::data::folder::load_image(&p, 8, 8).unwrap());
+        }
+        // (model, tolerance): float16 rounds the input to 11 bits.
+        for (model, tol) in [
+            ("two_outputs", 1e-5),
+            ("uint8_input", 1e-5),
+            ("float16_input", 2e-3),
+            ("float64_output", 1e-5),
+        ] {
+            let settings = OnnxSettings {
+                output_name: Some("logits".into()),
+                ..OnnxSettings::default()
+            };
+            let m = OnnxModel::load(&hostile(&format!("{model}.onnx")), &settings)
+                .unwrap_or_else(|e| panic!("{model}: {e}"));
+            let got = m.predict(&images).unwrap();
+            for (i, row) in expected[model].as_array().unwrap().iter().enumerate() {
+                let logits: Vec<f32> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect();
+                let want = to_probabilities(&logits, 2, OutputKind::Logits);
+                for (c, w) in want.iter().enumerate() {
+                    let d = (got.get(i, c) - w).abs();
+                    assert!(d < tol, "{model} probe {i} class {c}: {d}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn models_spurion_cannot_read_are_refused_with_what_they_declare() {
+        // (model, settings, pieces of the error)
+        let with_name = |n: &str| OnnxSettings {
+            output_name: Some(n.into()),
+            ..OnnxSettings::default()
+        };
+        let table: Vec<(&str, OnnxSettings, &[&str])> = vec![
+            (
+                "two_outputs",
+                OnnxSettings::default(),
+                &[
+                    "--output-name",
+                    "'features' float32 [N, 3]",
+                    "'logits' float32 [N, 2]",
+                ],
+            ),
+            (
+                "two_outputs",
+                with_name("probs"),
+                &["--output-name", "no output 'probs'"],
+            ),
+            (
+                "int64_output",
+                OnnxSettings::default(),
+                &["int64", "class indices"],
+            ),
+            (
+                "int32_input",
+                OnnxSettings::default(),
+                &["input 'image' is int32"],
+            ),
+            ("zero_classes", OnnxSettings::default(), &["has no classes"]),
+            (
+                "two_inputs",
+                OnnxSettings::default(),
+                &["2 inputs", "'a' float32"],
+            ),
+            (
+                "uint8_input",
+                OnnxSettings {
+                    range: Some(1.0),
+                    ..OnnxSettings::default()
+                },
+                &["--range", "uint8"],
+            ),
+            (
+                "uint8_input",
+                OnnxSettings {
+                    mean: Some(vec![0.5]),
+                    ..OnnxSettings::default()
+                },
+                &["--mean", "uint8"],
+            ),
+            (
+                "any_size",
+                OnnxSettings {
+                    layout: Some(Layout::Nhwc),
+                    size: Some([8, 8]),
+                    ..OnnxSettings::default()
+                },
+                &["--layout", "[N, 3, H, W]"],
+            ),
+            (
+                "two_outputs",
+                OnnxSettings {
+                    mean: Some(vec![f32::NAN]),
+                    output_name: Some("logits".into()),
+                    ..OnnxSettings::default()
+                },
+                &["--mean", "finite"],
+            ),
+            (
+                "two_outputs",
+                OnnxSettings {
+                    std: Some(vec![-1.0]),
+                    output_name: Some("logits".into()),
+                    ..OnnxSettings::default()
+                },
+                &["--std", "positive"],
+            ),
+        ];
+        for (model, settings, needles) in table {
+            let e = OnnxModel::load(&hostile(&format!("{model}.onnx")), &settings)
+                .err()
+                .unwrap_or_else(|| panic!("{model} {settings:?} loaded"))
+                .to_string();
+            for n in needles {
+                assert!(e.contains(n), "{model}: '{n}' not in: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn nan_outputs_and_false_softmax_claims_are_refused() {
+        let images = Images {
+            count: 2,
+            channels: 3,
+            height: 8,
+            width: 8,
+            data: vec![0.5; 2 * 3 * 64],
+        };
+        let nan = OnnxModel::load(&hostile("nan_output.onnx"), &OnnxSettings::default()).unwrap();
+        let e = nan.predict(&images).unwrap_err().to_string();
+        assert!(e.contains("nan_output.onnx") && e.contains("NaN"), "{e}");
+        let settings = OnnxSettings {
+            output: Some(OutputKind::Softmax),
+            output_name: Some("logits".into()),
+            ..OnnxSettings::default()
+        };
+        let m = OnnxModel::load(&hostile("two_outputs.onnx"), &settings).unwrap();
+        let e = m.predict(&images).unwrap_err().to_string();
+        assert!(e.contains("--output") && e.contains("sum to"), "{e}");
+    }
+}
