@@ -80,6 +80,10 @@ fn holdout_images(
             None => return Ok(None),
         },
     };
+    if images.count == 0 {
+        warnings.push(format!("{what}: no images, so no causal check"));
+        return Ok(None);
+    }
     let keep: Vec<usize> = if images.count > CAUSAL_IMAGES {
         let mut ids = index::sample(
             &mut seed::rng(config.seed, Stream::Holdout, &[]),
@@ -126,14 +130,14 @@ fn check_memory(
             format!("the causal check's {CAUSAL_IMAGES} held-out images at {h}x{w}"),
         ),
         (
-            "latent-dim",
-            probes as f64 * config.latent_dim as f64 * F32 * 3.0,
-            format!("{probes} latents of {} dimensions", config.latent_dim),
-        ),
-        (
             "probes-count",
             probes as f64 * (200.0 + 32.0 * classes as f64),
             format!("{probes} probes' probabilities and report rows"),
+        ),
+        (
+            "latent-dim",
+            probes as f64 * config.latent_dim as f64 * F32 * 3.0,
+            format!("{probes} latents of {} dimensions", config.latent_dim),
         ),
         (
             "vae-size",

@@ -56,6 +56,17 @@ impl Budget {
         ))
     }
 
+    /// Checks that `bytes` fit for reading `path`; the error names the file.
+    pub fn need_for_file(
+        &self,
+        path: &std::path::Path,
+        bytes: f64,
+        what: impl std::fmt::Display,
+    ) -> Result<()> {
+        self.need("data", bytes, &what)
+            .map_err(|e| Error::data(path, e.detail()))
+    }
+
     /// Checks every term, then their sum; the sum's error names the largest term's flag.
     pub fn need_all(&self, terms: &[(&'static str, f64, String)]) -> Result<()> {
         for (flag, bytes, what) in terms {

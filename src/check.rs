@@ -25,8 +25,9 @@ pub fn at_most(param: &'static str, v: usize, max: usize) -> Result<()> {
     Ok(())
 }
 
-/// Most epochs of any network.
-pub const MAX_EPOCHS: usize = 100_000;
+/// Most epochs of any network: far more than any of spurion's networks needs (the VAE stops
+/// within 2,000 steps, the classifier trains one epoch), few enough to end in minutes.
+pub const MAX_EPOCHS: usize = 1_000;
 /// Most permutations of the significance test.
 pub const MAX_PERMUTATIONS: usize = 10_000_000;
 /// Most trials of `reproduce`.

@@ -112,7 +112,7 @@ struct MethodArgs {
     #[arg(long, value_enum, default_value_t = MethodSettings::default().latent)]
     latent: LatentMode,
     /// Probes weigh p_c(x)^E in class c's k-means.
-    #[arg(long, default_value_t = MethodSettings::default().weight_exponent, value_name = "E")]
+    #[arg(allow_hyphen_values = true, long, default_value_t = MethodSettings::default().weight_exponent, value_name = "E")]
     weight_exponent: f64,
     /// k-means restarts per class (the best is kept).
     #[arg(long, default_value_t = MethodSettings::default().kmeans_restarts)]
@@ -155,7 +155,7 @@ struct VaeArgs {
     #[arg(long, default_value_t = reproduce_defaults().vae.hidden)]
     vae_hidden: usize,
     /// The VAE's learning rate.
-    #[arg(long, default_value_t = VaeTrainParams::default().learning_rate)]
+    #[arg(allow_hyphen_values = true, long, default_value_t = VaeTrainParams::default().learning_rate)]
     vae_lr: f64,
     /// Probes per VAE training batch.
     #[arg(long, default_value_t = VaeTrainParams::default().batch_size)]
@@ -214,7 +214,7 @@ struct ReproduceArgs {
     #[arg(long, default_value_t = reproduce_defaults().classifier.batch_size)]
     batch_size: usize,
     /// Classifier learning rate.
-    #[arg(long, default_value_t = reproduce_defaults().classifier.learning_rate)]
+    #[arg(allow_hyphen_values = true, long, default_value_t = reproduce_defaults().classifier.learning_rate)]
     lr: f64,
     /// Images per inference batch.
     #[arg(long, default_value_t = reproduce_defaults().batch_size)]
@@ -261,7 +261,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = train_defaults().train.batch_size)]
     batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = train_defaults().train.learning_rate)]
+    #[arg(allow_hyphen_values = true, long, default_value_t = train_defaults().train.learning_rate)]
     lr: f64,
     #[command(flatten)]
     run: RunArgs,
@@ -298,7 +298,7 @@ struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     preprocess: Option<PathBuf>,
     /// ONNX input size, HxW or N (default: what the model declares).
-    #[arg(long, value_name = "HxW", value_parser = parsed(parse_size))]
+    #[arg(allow_hyphen_values = true, long, value_name = "HxW", value_parser = parsed(parse_size))]
     input_size: Option<[usize; 2]>,
     /// ONNX input channel order.
     #[arg(long, value_enum)]
@@ -307,13 +307,13 @@ struct AuditArgs {
     #[arg(long, value_enum)]
     layout: Option<Layout>,
     /// Per-channel mean subtracted after scaling to [0, range].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(allow_hyphen_values = true, long, value_delimiter = ',')]
     mean: Option<Vec<f32>>,
     /// Per-channel standard deviation.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(allow_hyphen_values = true, long, value_delimiter = ',')]
     std: Option<Vec<f32>>,
     /// Pixel value range before mean/std: 1 or 255.
-    #[arg(long)]
+    #[arg(allow_hyphen_values = true, long)]
     range: Option<f32>,
     /// What the ONNX model outputs (default: logits).
     #[arg(long, value_enum)]
@@ -339,9 +339,9 @@ struct BenchArgs {
     /// Also time the whole default `reproduce` sweep.
     #[arg(long)]
     full: bool,
-    /// Runs per stage; the best is reported.
-    #[arg(long, default_value_t = 3)]
-    repeats: usize,
+    /// Runs per stage (1-100); the best is reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    repeats: u64,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -481,7 +481,7 @@ pub fn run(cli: Cli) -> Result<String> {
     match cli.command {
         Command::Bench(args) => {
             let config = spurion::bench::BenchConfig {
-                repeats: args.repeats,
+                repeats: args.repeats as usize,
                 full: args.full,
                 reproduce: ReproduceConfig {
                     data: shipped_data(),

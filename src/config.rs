@@ -166,6 +166,15 @@ impl ReproduceConfig {
                 "latent dimensions must be at least 1, got 0",
             ));
         }
+        let mut distinct = self.dims.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != self.dims.len() {
+            return Err(Error::param(
+                "dims",
+                "each latent dimension must appear once",
+            ));
+        }
         positive("probes", self.probes)?;
         positive("trials", self.trials)?;
         check::at_most("trials", self.trials, check::MAX_TRIALS)?;
@@ -179,7 +188,17 @@ impl ReproduceConfig {
 
     /// Where the report goes, and the input it must not replace.
     pub fn output(&self) -> OutputTarget {
-        OutputTarget::new(&self.out, self.force).input("data", &self.data)
+        data_input(OutputTarget::new(&self.out, self.force), "data", &self.data)
+    }
+}
+
+/// `path` as an input of `t`, with both files of the IDX pair it names (an image file's
+/// label file sits beside it and is read too).
+fn data_input(t: OutputTarget, flag: &'static str, path: &std::path::Path) -> OutputTarget {
+    let t = t.input(flag, path);
+    match data::idx::locate_pair(path) {
+        Ok((images, labels)) => t.input(flag, &images).input(flag, &labels),
+        Err(_) => t,
     }
 }
 
@@ -322,13 +341,15 @@ impl AuditConfig {
             self.model.parent()
         };
         if let Some(data) = model_dir.and_then(crate::model::recorded_data) {
-            t = t.input("model", &data);
+            t = data_input(t, "model", &data);
         }
         if let ProbeChoice::Folder(p) = &self.probes {
             t = t.input("probes", p);
         }
+        if let Some(h) = &self.holdout {
+            t = data_input(t, "holdout", h);
+        }
         for (flag, path) in [
-            ("holdout", &self.holdout),
             ("preprocess", &self.preprocess),
             ("labels", &self.onnx.labels),
         ] {
@@ -399,7 +420,7 @@ impl TrainConfig {
 
     /// Where the checkpoint goes, and the input it must not replace.
     pub fn output(&self) -> OutputTarget {
-        OutputTarget::new(&self.out, self.force).input("data", &self.data)
+        data_input(OutputTarget::new(&self.out, self.force), "data", &self.data)
     }
 }
 
@@ -418,6 +439,7 @@ mod tests {
             (Box::new(|c| c.colors = vec![[0.0; 3]]), "--colors"),
             (Box::new(|c| c.dims = vec![]), "--dims"),
             (Box::new(|c| c.dims = vec![2, 0]), "--dims"),
+            (Box::new(|c| c.dims = vec![2, 3, 2]), "--dims"),
             (Box::new(|c| c.probes = 0), "--probes"),
             (Box::new(|c| c.trials = 0), "--trials"),
             (Box::new(|c| c.trials = usize::MAX), "--trials"),

@@ -23,8 +23,16 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(e) if !e.use_stderr() => {
             // --help, --version
-            let _ = e.print();
-            return ExitCode::SUCCESS;
+            return match e.print() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(err) => {
+                    say(&format!(
+                        "spurion: error: writing to standard output: {err}"
+                    ));
+                    ExitCode::from(1)
+                }
+            };
         }
         Err(e) => {
             say(&format!("spurion: {}", cli::one_line(&e.to_string())));

@@ -15,12 +15,23 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// A hidden sibling name for `name` with `kind` (`tmp`, `partial`, `old`): `.NAME.kind-`,
+/// with NAME cut to 200 bytes so that the whole stays a legal file name (255 bytes) whatever
+/// the PID appended.
+fn hidden(name: &str, kind: &str) -> String {
+    let mut end = name.len().min(200);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.{kind}-", &name[..end])
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    path.with_file_name(format!("{}{}", hidden(&name, "tmp"), std::process::id()))
 }
 
 /// Writes `bytes` to `path` atomically, creating the parent folder if needed.
@@ -40,6 +51,7 @@ pub fn write_with(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<()> {
+    let _open = gate()?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -105,7 +117,16 @@ impl OutputTarget {
                 "'{shown}' is the root folder: choose a folder to create"
             ));
         }
-        if let Some((flag, relation, input)) = self.input_relation(&out) {
+        // The first part of the path that exists must be a folder to create the rest in.
+        if let Some(file) = out.ancestors().skip(1).find(|a| a.exists())
+            && !file.is_dir()
+        {
+            return refuse(format!(
+                "{} is not a folder, so '{shown}' cannot be made",
+                file.display()
+            ));
+        }
+        if let Some((flag, relation, input)) = input_relation(&self.protected(), &out) {
             return refuse(format!(
                 "'{shown}' {relation} the --{flag} input {}: spurion never writes over or into \
                  its inputs; choose another output folder",
@@ -127,29 +148,95 @@ impl OutputTarget {
     }
 }
 
+/// A place the output must keep clear of: the flag that named it, where it really is, and
+/// how the user wrote it.
+type Protected = (&'static str, PathBuf, PathBuf);
+
 impl OutputTarget {
-    /// How `path` (resolved) meets an input, if it does: it is one, holds one, or lies inside
-    /// one. The root folder and empty paths are not taken for inputs.
-    fn input_relation(&self, path: &Path) -> Option<(&'static str, &'static str, &Path)> {
-        self.inputs.iter().find_map(|(flag, input)| {
+    /// Every input, resolved, and the real places an input folder reaches through symbolic
+    /// links inside it. The root folder and empty paths are not taken for inputs.
+    fn protected(&self) -> Vec<Protected> {
+        let mut out = Vec::new();
+        for (flag, input) in &self.inputs {
             if input.as_os_str().is_empty() {
-                return None;
+                continue;
             }
-            let inp = resolve(input);
+            let real = resolve(input);
             // The root folder holds everything: not taken for an input.
-            inp.parent()?;
-            let relation = if inp == path {
-                "is"
-            } else if inp.starts_with(path) {
-                "holds"
-            } else if path.starts_with(&inp) {
-                "lies inside"
-            } else {
-                return None;
-            };
-            Some((*flag, relation, input.as_path()))
-        })
+            if real.parent().is_none() {
+                continue;
+            }
+            if real.is_dir() {
+                out.extend(
+                    linked_places(&real)
+                        .into_iter()
+                        .map(|p| (*flag, p.clone(), p)),
+                );
+            }
+            out.push((*flag, real, input.clone()));
+        }
+        out
     }
+}
+
+/// How `path` (resolved) meets a protected place, if it does: it is one, holds one, or lies
+/// inside one.
+fn input_relation<'a>(
+    protected: &'a [Protected],
+    path: &Path,
+) -> Option<(&'static str, &'static str, &'a Path)> {
+    protected.iter().find_map(|(flag, real, shown)| {
+        let relation = if real == path {
+            "is"
+        } else if real.starts_with(path) {
+            "holds"
+        } else if path.starts_with(real) {
+            "lies inside"
+        } else {
+            return None;
+        };
+        Some((*flag, relation, shown.as_path()))
+    })
+}
+
+/// Most folder entries [`linked_places`] looks at.
+const LINK_WALK_LIMIT: usize = 200_000;
+
+/// The real targets of the symbolic links inside `dir` (recursively, each real folder once).
+fn linked_places(dir: &Path) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    let mut found = Vec::new();
+    let mut looked = 0;
+    while let Some(d) = stack.pop() {
+        if !seen.insert(d.clone()) {
+            continue;
+        }
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            looked += 1;
+            if looked > LINK_WALK_LIMIT {
+                return found;
+            }
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_symlink() {
+                if let Ok(real) = fs::canonicalize(&path) {
+                    if real.is_dir() {
+                        stack.push(real.clone());
+                    }
+                    found.push(real);
+                }
+            } else if kind.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// What is at an output path.
@@ -258,10 +345,15 @@ impl StagedDir {
         let parent = resolved.parent().unwrap_or(Path::new("/")).to_path_buf();
         fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
         remove_stale(&parent, &name, target);
-        let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        let staging = parent.join(format!(
+            "{}{}",
+            hidden(&name, "partial"),
+            std::process::id()
+        ));
         if Existing::of(&staging) == Existing::SpurionFolder {
             fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
         }
+        let _open = gate()?;
         fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
         let staged = StagedDir {
             target: OutputTarget {
@@ -295,10 +387,14 @@ impl StagedDir {
     /// that it may (the path may have changed while the run worked).
     pub fn commit(mut self) -> Result<()> {
         self.target.check()?;
+        let _open = gate()?;
         let target = &self.target.path;
         let old = self.staging.with_file_name(format!(
-            ".{}.old-{}",
-            target.file_name().unwrap_or_default().to_string_lossy(),
+            "{}{}",
+            hidden(
+                &target.file_name().unwrap_or_default().to_string_lossy(),
+                "old"
+            ),
             std::process::id()
         ));
         let existing = Existing::of(target);
@@ -343,6 +439,20 @@ fn active() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
     ACTIVE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Set once the process is ending on a signal: every write holds the read side while it
+/// touches the disk, and the signal handler takes the write side, so it removes staging
+/// folders only between writes, and none starts after.
+static ENDING: std::sync::RwLock<bool> = std::sync::RwLock::new(false);
+
+/// Permission to write, held for the duration of one write; refused once the process ends.
+fn gate() -> Result<std::sync::RwLockReadGuard<'static, bool>> {
+    let open = ENDING.read().unwrap_or_else(|e| e.into_inner());
+    if *open {
+        return Err(Error::Invalid("interrupted".into()));
+    }
+    Ok(open)
+}
+
 /// Makes SIGINT, SIGTERM and SIGHUP end the process (exit 128 + the signal) after removing
 /// the staging folders of runs still writing, so Ctrl-C leaves nothing half-written. For
 /// programs (the `spurion` command calls it once); a library caller keeps its own handling.
@@ -353,6 +463,8 @@ pub fn remove_staging_on_signals() {
     };
     std::thread::spawn(move || {
         if let Some(sig) = signals.forever().next() {
+            let mut ending = ENDING.write().unwrap_or_else(|e| e.into_inner());
+            *ending = true;
             for dir in active().drain(..) {
                 let _ = fs::remove_dir_all(dir);
             }
@@ -372,16 +484,17 @@ fn remove_stale(parent: &Path, name: &str, target: &OutputTarget) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
+    let protected = target.protected();
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         let pid = file
-            .strip_prefix(&format!(".{name}.partial-"))
-            .or_else(|| file.strip_prefix(&format!(".{name}.old-")));
+            .strip_prefix(&hidden(name, "partial"))
+            .or_else(|| file.strip_prefix(&hidden(name, "old")));
         if let Some(pid) = pid.and_then(|p| p.parse::<u32>().ok()) {
             let alive = Path::new("/proc").join(pid.to_string()).exists();
             if pid != std::process::id()
                 && !alive
-                && target.input_relation(&resolve(&entry.path())).is_none()
+                && input_relation(&protected, &resolve(&entry.path())).is_none()
             {
                 match Existing::of(&entry.path()) {
                     Existing::SpurionFolder => {
@@ -552,6 +665,34 @@ mod tests {
         // A sibling is fine.
         let t = OutputTarget::new(&d.join("report"), false).input("model", &d.join("model"));
         assert_eq!(verdict(&t), "ok");
+    }
+
+    #[test]
+    fn a_name_as_long_as_the_system_allows_still_stages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("é".repeat(127));
+        let staged = StagedDir::create(&target(&path)).unwrap();
+        write(&staged.path().join("r.json"), b"{}").unwrap();
+        staged.commit().unwrap();
+        assert!(path.join("r.json").is_file());
+    }
+
+    #[test]
+    fn a_folder_reached_through_a_link_in_an_input_is_protected() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::create_dir_all(d.join("probes")).unwrap();
+        fs::create_dir_all(d.join("elsewhere")).unwrap();
+        fs::write(d.join("elsewhere/x.png"), b"x").unwrap();
+        std::os::unix::fs::symlink(d.join("elsewhere"), d.join("probes/more")).unwrap();
+        std::os::unix::fs::symlink(d.join("probes"), d.join("probes/loop")).unwrap();
+        let t = OutputTarget::new(&d.join("elsewhere"), true).input("probes", &d.join("probes"));
+        let e = t.check().unwrap_err().to_string();
+        assert!(e.contains("--probes"), "{e}");
+        // A file in the way of the path to create.
+        let t = OutputTarget::new(&d.join("elsewhere/x.png/sub"), false);
+        let e = t.check().unwrap_err().to_string();
+        assert!(e.contains("is not a folder"), "{e}");
     }
 
     #[test]

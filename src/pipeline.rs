@@ -35,17 +35,28 @@ pub(crate) struct Space<'a> {
     pub vae_training: VaeTraining,
 }
 
-/// Names the class of a k-means error instead of its index.
+/// Names the class of a k-means error instead of its index, and blames `--k` when a class
+/// has too few probes for its clusters.
 fn name_class(e: Error, class_names: &[String]) -> Error {
+    use crate::error::KMeansError;
     match e {
-        Error::KMeans { class, source } => Error::KMeans {
-            class: class
+        Error::KMeans { class, source } => {
+            let class = class
                 .parse::<usize>()
                 .ok()
                 .and_then(|c| class_names.get(c).cloned())
-                .unwrap_or(class),
-            source,
-        },
+                .unwrap_or(class);
+            match source {
+                KMeansError::TooFewWeightedPoints { k, positive } => Error::param(
+                    "k",
+                    format!(
+                        "class {class} has {positive} probe(s) with a weight above 0, fewer \
+                         than k = {k}: lower --k, use more probes, or lower --weight-exponent"
+                    ),
+                ),
+                source => Error::KMeans { class, source },
+            }
+        }
         other => other,
     }
 }

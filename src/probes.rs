@@ -222,8 +222,15 @@ impl ProbeSource {
             return Err(Error::data(
                 root,
                 format!(
-                    "empty probe folder: no images ending in {}",
-                    folder::IMAGE_EXTENSIONS.join(", ")
+                    "empty probe folder: no images ending in {}{}",
+                    folder::IMAGE_EXTENSIONS.join(", "),
+                    match listing.skipped.first() {
+                        Some(first) => format!(
+                            "; {} entries could not be used, the first: {first}",
+                            listing.skipped.len()
+                        ),
+                        None => String::new(),
+                    }
                 ),
             ));
         }

@@ -332,6 +332,7 @@ pub fn reproduce(config: &ReproduceConfig, progress: &Progress) -> Result<Reprod
     let started = Instant::now();
     let mut timings = Timings::default();
     let base = data::load_idx_classes(&config.data, Some(&config.classes), config.transpose)?;
+    data::trainable(&base, &config.data)?;
     check_memory(config, &base)?;
     timings.data += started.elapsed().as_secs_f64();
     // Trials, and the latent dims within them, are independent (each derives its own seeds),

@@ -48,6 +48,17 @@ pub fn train(config: &TrainConfig, progress: &Progress) -> Result<Trained> {
     };
     let seeds = SeedPath::root(config.seed);
     let (train, val) = set.split(TRAIN_FRACTION, &mut seeds.rng(Stream::DataSplit));
+    if val.images.count == 0 || train.images.count == 0 {
+        return Err(Error::data(
+            &config.data,
+            format!(
+                "{} images leave none to train on or to validate with: spurion train keeps \
+                 {:.0}% for validation and needs at least 5 images",
+                set.images.count,
+                100.0 * (1.0 - TRAIN_FRACTION)
+            ),
+        ));
+    }
     let train_set = LabeledImages {
         images: plant::apply(config.plant, &train.images, &train.labels, &colors),
         labels: train.labels.clone(),

@@ -202,6 +202,20 @@ fn interrupted_run_leaves_no_report_and_rerun_works(signal: &str) {
         !dir.path().join("res").exists(),
         "a run stopped by SIG{signal} left a report"
     );
+    if signal != "KILL" {
+        // A signal it can catch: it removes its staging folder on the way out.
+        let staged: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(staged.is_empty(), "SIG{signal} left {staged:?}");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::into_raw(status) >> 8,
+            128 + if signal == "INT" { 2 } else { 15 },
+            "exit status after SIG{signal}"
+        );
+    }
 
     let out = spurion(&args, dir.path());
     ok(&out);
@@ -225,6 +239,11 @@ fn killed_run_leaves_no_report_and_rerun_works() {
 #[test]
 fn ctrl_c_leaves_no_report_and_rerun_works() {
     interrupted_run_leaves_no_report_and_rerun_works("INT");
+}
+
+#[test]
+fn sigterm_leaves_no_report_and_rerun_works() {
+    interrupted_run_leaves_no_report_and_rerun_works("TERM");
 }
 
 #[test]

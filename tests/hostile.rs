@@ -113,6 +113,37 @@ fn leftovers(dir: &Path, keep: &[&str]) -> Vec<String> {
         .collect()
 }
 
+fn mkfifo(path: &Path) {
+    assert!(
+        Command::new("mkfifo").arg(path).status().unwrap().success(),
+        "mkfifo"
+    );
+}
+
+/// An uncompressed IDX pair of `count` images of `side x side` pixels, labels 0 and 1, in
+/// folder `dir`.
+fn write_idx(dir: &Path, count: usize, side: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut images = vec![0, 0, 8, 3];
+    for d in [count, side, side] {
+        images.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    images.extend((0..count * side * side).map(|i| (i * 37 % 256) as u8));
+    let mut labels = vec![0, 0, 8, 1];
+    labels.extend_from_slice(&(count as u32).to_be_bytes());
+    labels.extend((0..count).map(|i| (i % 2) as u8));
+    std::fs::write(dir.join("images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.join("labels-idx1-ubyte"), labels).unwrap();
+}
+
+/// The shared model's training.json with `size` set.
+fn training_json(size: usize) -> String {
+    let text = std::fs::read_to_string(model().join("training.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["size"] = size.into();
+    v.to_string()
+}
+
 /// Inputs the table's rows refer to, made once per row in the row's own folder.
 struct Inputs {
     dir: tempfile::TempDir,
@@ -128,16 +159,43 @@ impl Inputs {
                 .save(d.join(format!("probes/{i}.png")))
                 .unwrap();
         }
-        let fifo = d.join("fifo");
-        assert!(
-            Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success(),
-            "mkfifo"
-        );
+        mkfifo(&d.join("fifo"));
         std::fs::write(d.join("notes.txt"), b"not spurion's").unwrap();
+        // An IDX pair of 2x2 images (too small to train on), and one of 2 images (too few).
+        write_idx(&d.join("tiny"), 20, 2);
+        write_idx(&d.join("few"), 2, 28);
+        // Copies of the model with a damaged training.json: a size of 0, a FIFO, and one
+        // that does not parse but names a folder of someone's data.
+        std::fs::create_dir(d.join("victim")).unwrap();
+        std::fs::write(d.join("victim/thesis.tex"), b"years of work").unwrap();
+        for (name, training) in [
+            ("m-size0", Some(training_json(0))),
+            ("m-fifo", None),
+            (
+                "m-bad",
+                Some(format!(
+                    "{{\"data\": \"{}\", \"seed\": -1}}",
+                    d.join("victim").display()
+                )),
+            ),
+        ] {
+            let m = d.join(name);
+            std::fs::create_dir(&m).unwrap();
+            for f in ["classifier.json", "classifier.safetensors"] {
+                std::fs::copy(model().join(f), m.join(f)).unwrap();
+            }
+            match training {
+                Some(t) => std::fs::write(m.join("training.json"), t).unwrap(),
+                None => mkfifo(&m.join("training.json")),
+            }
+        }
+        // A probe folder with a link to a folder outside it.
+        std::fs::create_dir(d.join("elsewhere")).unwrap();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([9, 9, 9]))
+            .save(d.join("elsewhere/x.png"))
+            .unwrap();
+        std::os::unix::fs::symlink(d.join("elsewhere"), d.join("probes/more")).unwrap();
+        std::fs::write(d.join("three.toml"), "size = [8, 8, 8]\n").unwrap();
         Inputs { dir }
     }
 
@@ -365,6 +423,70 @@ const CASES: &[Case] = &[
     case("audit --model {model} --out {d}/notes.txt", 2, "--force"),
     case("audit --model {model} --out /dev/null --force", 2, "device"),
     case("audit --model {model} --out ", 2, "--out"),
+    // round two, second pass: what a fresh hostile pass found
+    case("reproduce --dims 2,3,2", 2, "--dims"),
+    case("reproduce --data {d}/tiny --classes 0,1", 1, "at least 4x4"),
+    case("reproduce --vae-epochs 100000", 2, "--vae-epochs"),
+    case("reproduce --weight-exponent -inf", 2, "--weight-exponent"),
+    case("train --data {mnist} --lr -inf", 2, "--lr"),
+    case("train --data {mnist} --classes 0,1 --lr 1e10", 2, "--lr"),
+    case("train --data {d}/tiny", 1, "at least 4x4"),
+    case("train --data {d}/few", 1, "at least 5 images"),
+    case(
+        "train --data {d}/tiny/images-idx3-ubyte --out {d}/tiny/labels-idx1-ubyte --force",
+        2,
+        "--data",
+    ),
+    case(
+        "train --data {mnist} --out {d}/notes.txt/sub",
+        2,
+        "is not a folder",
+    ),
+    case(
+        "audit --model {model} --probes-count 4294967295",
+        2,
+        "--probes-count",
+    ),
+    case(
+        "audit --model {onnx:any_size} --input-size -8x8",
+        2,
+        "--input-size",
+    ),
+    case(
+        "audit --model {onnx:any_size} --input-size 8 --std 1e-45",
+        2,
+        "--std",
+    ),
+    case(
+        "audit --model {onnx:float16_input} --range 1000000",
+        2,
+        "--std",
+    ),
+    case(
+        "audit --model {onnx:any_size} --preprocess {d}/three.toml",
+        1,
+        "got 3 values",
+    ),
+    case("audit --model {model} --std 0.5", 2, "--std"),
+    case(
+        "audit --model {model} --labels {d}/notes.txt",
+        2,
+        "--labels",
+    ),
+    case("audit --model {d}/m-size0", 1, "size must be at least 4"),
+    case("audit --model {d}/m-fifo", 1, "not a regular file"),
+    case("audit --model /", 1, "classifier.json"),
+    case(
+        "audit --model {d}/m-bad --holdout {mnist} --out {d}/victim --force",
+        2,
+        "--model",
+    ),
+    case(
+        "audit --model {model} --probes {d}/probes --out {d}/elsewhere --force",
+        2,
+        "--probes",
+    ),
+    case("bench --repeats 18446744073709551615", 2, "--repeats"),
 ];
 
 #[test]
@@ -549,6 +671,17 @@ fn a_full_or_closed_stdout_is_not_a_panic() {
         .output()
         .unwrap();
     assert_clean_failure(&out, 1, "writing to standard output", "stdout on /dev/full");
+    // Help text that cannot be written is a failure too.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spurion"))
+        .arg("--help")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_clean_failure(&out, 1, "writing to standard output", "--help on /dev/full");
     // A reader that went away: a quiet end.
     let mut child = Command::new(env!("CARGO_BIN_EXE_spurion"))
         .args(args)

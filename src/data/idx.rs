@@ -123,6 +123,13 @@ pub fn parse(reader: &mut dyn Read, path: &Path) -> Result<IdxArray> {
             ),
         ));
     }
+    // Read as bytes, held as f32 images, then coloured (3 channels) and split for training:
+    // about 20 bytes per value in all.
+    crate::budget::Budget::of_machine().need_for_file(
+        path,
+        total as f64 * 20.0,
+        format!("{total} IDX values, read and made into colour images,"),
+    )?;
     let total = total as usize;
     // Do not trust the header for the allocation: grow as bytes actually arrive.
     let mut data = Vec::with_capacity(total.min(1 << 26));

@@ -19,6 +19,9 @@ use crate::seed::Rng;
 pub fn regular_file(path: &Path) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_file() {
+        // Opened once here, so that an unreadable file is named with the system's reason
+        // whoever opens it next.
+        std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         Ok(())
     } else if meta.is_dir() {
         Err(Error::data(path, "is a folder, expected a file"))
@@ -102,7 +105,27 @@ pub fn load_labeled(
     if set.class_names.len() < 2 {
         return Err(Error::data(path, "expected at least 2 classes"));
     }
+    trainable(&set, path)?;
     Ok(set)
+}
+
+/// Smallest side of the images spurion's CNN trains on.
+pub const MIN_SIDE: usize = 4;
+
+/// Checks that `set` (read from `path`) can train spurion's CNN: images of at least
+/// [`MIN_SIDE`] pixels a side.
+pub fn trainable(set: &LabeledImages, path: &Path) -> Result<()> {
+    let (h, w) = (set.images.height, set.images.width);
+    if h < MIN_SIDE || w < MIN_SIDE {
+        return Err(Error::data(
+            path,
+            format!(
+                "images are {h}x{w}: spurion's CNN needs at least {MIN_SIDE}x{MIN_SIDE} \
+                 (spurion train --size resizes them)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads an IDX pair (a folder or an image file, see [`idx::locate_pair`]) and keeps the

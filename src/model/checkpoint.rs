@@ -43,20 +43,29 @@ pub const TRAIN_FRACTION: f64 = 0.8;
 /// error when it is unreadable.
 fn training_summary(dir: &Path) -> Result<Option<TrainSummary>> {
     let path = dir.join("training.json");
-    let Ok(text) = std::fs::read(&path) else {
+    if std::fs::symlink_metadata(&path).is_err() {
         return Ok(None);
-    };
-    serde_json::from_slice(&text)
-        .map(Some)
-        .map_err(|e| Error::data(&path, format!("not a spurion training summary: {e}")))
+    }
+    let text = data::read_file(&path)?;
+    let s: TrainSummary = serde_json::from_slice(&text)
+        .map_err(|e| Error::data(&path, format!("not a spurion training summary: {e}")))?;
+    if s.size.is_some_and(|v| v < 4) {
+        return Err(Error::data(
+            &path,
+            "size must be at least 4 pixels (spurion train's --size)",
+        ));
+    }
+    Ok(Some(s))
 }
 
-/// The training data a checkpoint folder records in its training.json, if any.
+/// The training data a checkpoint folder records in its training.json, if any: read
+/// leniently (only the `data` field), so that a damaged file still names what must not be
+/// overwritten.
 pub fn recorded_data(dir: &Path) -> Option<PathBuf> {
-    training_summary(dir)
-        .ok()
-        .flatten()
-        .map(|s| PathBuf::from(s.data))
+    let text = data::read_file(&dir.join("training.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let data = v.get("data")?.as_str()?;
+    (!data.is_empty()).then(|| PathBuf::from(data))
 }
 
 /// A spurion CNN loaded from its checkpoint folder.
@@ -80,6 +89,14 @@ impl Checkpoint {
         };
         let config_path = dir.join("classifier.json");
         let weights_path = dir.join("classifier.safetensors");
+        // A folder that cannot be read says so, rather than seem empty.
+        for p in [&config_path, &weights_path] {
+            if let Err(e) = std::fs::metadata(p)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(Error::io(p, e));
+            }
+        }
         if !config_path.is_file() || !weights_path.is_file() {
             return Err(Error::data(
                 path,

@@ -137,11 +137,23 @@ impl LoadedModel {
         let is_onnx = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-        Ok(if is_onnx {
-            LoadedModel::Onnx(OnnxModel::load(path, onnx)?)
-        } else {
-            LoadedModel::Checkpoint(Box::new(Checkpoint::load(path, device)?))
-        })
+        if is_onnx {
+            return Ok(LoadedModel::Onnx(OnnxModel::load(path, onnx)?));
+        }
+        // A checkpoint knows its own input and output: ONNX settings would be ignored.
+        if let Some(flag) = onnx.first_set() {
+            return Err(crate::Error::param(
+                flag,
+                format!(
+                    "applies to ONNX models only; {} is a spurion checkpoint, which records \
+                     its own input and classes",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(LoadedModel::Checkpoint(Box::new(Checkpoint::load(
+            path, device,
+        )?)))
     }
 
     /// The folder of a spurion checkpoint; None for ONNX models.

@@ -105,10 +105,15 @@ pub struct OnnxModel {
     input_type: InputType,
     class_names: Vec<String>,
     output: OutputKind,
+    output_source: OutputSource,
     /// Where the class names came from (labels file, model metadata, indices).
     class_names_source: String,
     path: PathBuf,
 }
+
+/// Most classes an audited model may have (ImageNet-21k has 21,843): each class costs a
+/// weighted k-means and its statistics.
+pub const MAX_CLASSES: usize = 25_000;
 
 /// Input values as declared: `[N, C, H, W]` or `[N, H, W, C]`, `None` where not a number.
 type DeclaredDims = Vec<Option<usize>>;
@@ -151,8 +156,24 @@ impl OnnxModel {
         let (layout, size, channels) = input_geometry(path, settings, &declared, shape_text)?;
         let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
         let (plan, width) = compile(path, model, &preprocess, input_type, chosen)?;
+        if width > MAX_CLASSES {
+            return Err(Error::data(
+                path,
+                format!(
+                    "output '{}' has {width} values per image: spurion audits at most \
+                     {MAX_CLASSES} classes",
+                    chosen.name
+                ),
+            ));
+        }
         let (class_names, class_names_source) = class_names(path, settings, &proto, width)?;
-        let output = settings.output.unwrap_or(OutputKind::Logits);
+        // Unless told, what the graph's last operator makes of the scores: a final Softmax or
+        // Sigmoid means probabilities (applying it again would be silently wrong).
+        let (output, output_source) = match (settings.output, ends_in(&proto, &chosen.name)) {
+            (Some(o), _) => (o, OutputSource::Given),
+            (None, Some(o)) => (o, OutputSource::Graph),
+            (None, None) => (OutputKind::Logits, OutputSource::Default),
+        };
         if width == 1 && output == OutputKind::Softmax {
             return Err(Error::param(
                 "output",
@@ -166,6 +187,7 @@ impl OnnxModel {
             input_type,
             class_names,
             output,
+            output_source,
             class_names_source,
             path: path.to_path_buf(),
         })
@@ -175,6 +197,37 @@ impl OnnxModel {
     pub fn preprocess(&self) -> &Preprocess {
         &self.preprocess
     }
+}
+
+/// Where the output kind came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutputSource {
+    /// `--output` or the preprocessing file.
+    Given,
+    /// The graph's final Softmax or Sigmoid.
+    Graph,
+    /// Neither: taken for logits.
+    Default,
+}
+
+/// `Softmax` or `Sigmoid` when the graph computes output `name` with that operator (through
+/// any reshaping that follows it); None otherwise.
+fn ends_in(proto: &tract_onnx::pb::ModelProto, name: &str) -> Option<OutputKind> {
+    let graph = proto.graph.as_ref()?;
+    let mut name = name.to_string();
+    // Bounded: a malformed graph could loop.
+    for _ in 0..graph.node.len() {
+        let node = graph.node.iter().find(|n| n.output.contains(&name))?;
+        match node.op_type.as_str() {
+            "Softmax" => return Some(OutputKind::Softmax),
+            "Sigmoid" => return Some(OutputKind::Sigmoid),
+            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Cast" => {
+                name = node.input.first()?.clone();
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn not_usable(path: &Path, e: &dyn std::fmt::Display) -> Error {
@@ -478,6 +531,23 @@ impl ProbabilityModel for OnnxModel {
     fn predict(&self, images: &Images) -> Result<Probabilities> {
         let pre = &self.preprocess;
         let mut input = pre.apply(images);
+        // Preprocessing that overflows (a tiny --std, a huge --range) is the settings' fault,
+        // not the model's; float16 holds at most 65504.
+        let limit = if self.input_type == InputType::Float16 {
+            65504.0
+        } else {
+            f32::MAX
+        };
+        if let Some(v) = input.iter().find(|v| !v.is_finite() || v.abs() > limit) {
+            return Err(Error::param(
+                "std",
+                format!(
+                    "--mean, --std and --range turn probe pixels into {v}, which the model's \
+                     {:?} input cannot hold: check them",
+                    self.input_type
+                ),
+            ));
+        }
         if self.input_type == InputType::Uint8 {
             input
                 .iter_mut()
@@ -530,7 +600,14 @@ impl ProbabilityModel for OnnxModel {
             input_height: self.preprocess.height,
             input_width: self.preprocess.width,
             output: self.output,
-            probability: probability_note(self.outputs, self.output).into(),
+            probability: format!(
+                "{}{}",
+                probability_note(self.outputs, self.output),
+                match self.output_source {
+                    OutputSource::Graph => " (the graph ends in that function)",
+                    OutputSource::Given | OutputSource::Default => "",
+                }
+            ),
             preprocess: Some(self.preprocess.clone()),
         }
     }
@@ -546,6 +623,36 @@ mod tests {
             .err()
             .unwrap()
             .to_string()
+    }
+
+    #[test]
+    fn a_graph_ending_in_softmax_is_read_as_probabilities() {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx/tiny.onnx");
+        let m = OnnxModel::load(&fixture, &OnnxSettings::default()).unwrap();
+        let info = m.info();
+        assert_eq!(info.output, OutputKind::Softmax);
+        assert!(
+            info.probability.contains("graph ends"),
+            "{}",
+            info.probability
+        );
+        // Told otherwise, it does as told.
+        let told = OnnxSettings {
+            output: Some(OutputKind::Logits),
+            ..OnnxSettings::default()
+        };
+        let m = OnnxModel::load(&fixture, &told).unwrap();
+        assert_eq!(m.info().output, OutputKind::Logits);
+        // A graph ending in MatMul gives logits.
+        let m = OnnxModel::load(
+            &hostile("any_size.onnx"),
+            &OnnxSettings {
+                size: Some([8, 8]),
+                ..OnnxSettings::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(m.info().output, OutputKind::Logits);
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub enum Layout {
 #[serde(deny_unknown_fields)]
 pub struct OnnxSettings {
     /// Input `[height, width]`.
+    #[serde(default, deserialize_with = "two_values")]
     pub size: Option<[usize; 2]>,
     pub channels: Option<Channels>,
     pub layout: Option<Layout>,
@@ -88,6 +89,23 @@ impl OnnxSettings {
         Ok(s)
     }
 
+    /// The flag of the first setting given, if any.
+    pub fn first_set(&self) -> Option<&'static str> {
+        [
+            ("input-size", self.size.is_some()),
+            ("channels", self.channels.is_some()),
+            ("layout", self.layout.is_some()),
+            ("mean", self.mean.is_some()),
+            ("std", self.std.is_some()),
+            ("range", self.range.is_some()),
+            ("output", self.output.is_some()),
+            ("output-name", self.output_name.is_some()),
+            ("labels", self.labels.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, set)| set.then_some(flag))
+    }
+
     /// Values set here win over `base`.
     pub fn over(self, base: OnnxSettings) -> OnnxSettings {
         OnnxSettings {
@@ -101,6 +119,22 @@ impl OnnxSettings {
             output_name: self.output_name.or(base.output_name),
             labels: self.labels.or(base.labels),
         }
+    }
+}
+
+/// `[height, width]`: exactly two values (serde's arrays would drop a third).
+fn two_values<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<[usize; 2]>, D::Error> {
+    use serde::Deserialize;
+    let v: Option<Vec<usize>> = Option::deserialize(d)?;
+    match v.as_deref() {
+        None => Ok(None),
+        Some(&[h, w]) => Ok(Some([h, w])),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "size: expected [height, width], got {} values",
+            other.len()
+        ))),
     }
 }
 
@@ -122,6 +156,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("p.toml") && e.contains("sizes"), "{e}");
+        let e = OnnxSettings::parse_toml("size = [8, 8, 8]", Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("p.toml") && e.contains("got 3 values"), "{e}");
         let e = OnnxSettings::parse_toml("size = [32", Path::new("p.toml"))
             .unwrap_err()
             .to_string();

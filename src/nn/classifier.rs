@@ -192,7 +192,18 @@ pub fn train(
             let y = matrix(targets(&labels, config), batch.len(), config.outputs(), &ad);
             let loss = bce_with_logits(model.forward(x), y);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            on_step(super::scalar(loss)?);
+            let value = super::scalar(loss)?;
+            if !value.is_finite() {
+                return Err(crate::Error::param(
+                    "lr",
+                    format!(
+                        "training diverged (the loss became {value}) at learning rate {}: \
+                         lower it",
+                        params.learning_rate
+                    ),
+                ));
+            }
+            on_step(value);
             model = optim.step(params.learning_rate, model, grads);
         }
     }

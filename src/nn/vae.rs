@@ -309,7 +309,18 @@ pub fn train(
                 loss = loss + g * params.guide_weight;
             }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            total += super::scalar(terms.reconstruction + terms.kl)? * batch.len() as f64;
+            let elbo = super::scalar(terms.reconstruction + terms.kl)?;
+            if !elbo.is_finite() {
+                return Err(crate::Error::param(
+                    "vae-lr",
+                    format!(
+                        "the VAE's training diverged (the loss became {elbo}) at learning rate \
+                         {}: lower it",
+                        params.learning_rate
+                    ),
+                ));
+            }
+            total += elbo * batch.len() as f64;
             seen += batch.len();
             model = optim.step(params.learning_rate, model, grads);
             steps += 1;
