@@ -5,8 +5,8 @@
 //! family or a folder of images ([`crate::probes`]). A VAE is trained on (up to
 //! `vae_train_probes` of) the probes; then every probe streams through the classifier and the
 //! encoder in bounded batches, keeping only its probabilities and latent, so probe sets far
-//! larger than memory work. Step 4 and the analysis follow as in `reproduce`
-//! ([`crate::pipeline`]).
+//! larger than memory work. Step 4 and the analysis follow as in `reproduce` (the crate's
+//! `pipeline` module).
 
 use std::time::Instant;
 

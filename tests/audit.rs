@@ -261,118 +261,27 @@ fn onnx_model_gives_its_reference_probabilities() {
     assert!(html.contains("&lt;b&gt;blue&lt;/b&gt;"));
 }
 
-/// Runs `spurion audit` expecting a one-line failure naming every needle, and no output.
-fn audit_fails(args: &[&str], code: i32, needles: &[&str]) {
-    common::fails_with(
-        &["audit", "--quiet", "--out", "audit", "--vae-epochs", "1"],
-        args,
-        code,
-        needles,
-    );
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn a_file_that_is_not_onnx_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("fake.onnx");
-    std::fs::write(&p, b"PK\x03\x04 definitely not protobuf").unwrap();
-    audit_fails(
-        &["--model", p.to_str().unwrap()],
-        1,
-        &["fake.onnx", "not a usable ONNX model"],
-    );
+/// `--model` the tiny ONNX fixture, then `more`.
+fn onnx(more: &[&str]) -> Vec<String> {
+    let mut a = args(&["--model", &fixture("tiny.onnx")]);
+    a.extend(args(more));
+    a
 }
 
-#[test]
-fn labels_file_with_the_wrong_count_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let labels = dir.path().join("labels.txt");
-    std::fs::write(&labels, "cat\ndog\n").unwrap();
-    audit_fails(
-        &[
-            "--model",
-            &fixture("tiny.onnx"),
-            "--labels",
-            labels.to_str().unwrap(),
-        ],
-        1,
-        &["labels.txt", "2 class names", "outputs 3"],
-    );
+/// A file `name` in `dir` holding `bytes`; its path.
+fn file(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.to_str().unwrap().to_string()
 }
 
-#[test]
-fn undecodable_probe_image_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let probes = dir.path().join("probes");
-    std::fs::create_dir(&probes).unwrap();
-    std::fs::copy(fixture("probes/probe-00.png"), probes.join("a.png")).unwrap();
-    std::fs::write(probes.join("b.jpg"), b"\xff\xd8\xff\xe0 truncated jpeg").unwrap();
-    audit_fails(
-        &[
-            "--model",
-            &fixture("tiny.onnx"),
-            "--probes",
-            probes.to_str().unwrap(),
-        ],
-        1,
-        &["b.jpg", "cannot decode"],
-    );
-}
-
-#[test]
-fn empty_probe_folder_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    audit_fails(
-        &[
-            "--model",
-            &fixture("tiny.onnx"),
-            "--probes",
-            dir.path().to_str().unwrap(),
-        ],
-        1,
-        &["empty probe folder"],
-    );
-}
-
-#[test]
-fn unknown_probe_family_is_a_usage_error() {
-    audit_fails(
-        &["--model", &fixture("tiny.onnx"), "--probes", "stripes"],
-        2,
-        &["--probes", "stripes", "solid, patch, gratings, noise"],
-    );
-}
-
-#[test]
-fn bad_preprocessing_file_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let toml = dir.path().join("pre.toml");
-    std::fs::write(&toml, "size = [8, 8]\nmean = \"oops\"\n").unwrap();
-    audit_fails(
-        &[
-            "--model",
-            &fixture("tiny.onnx"),
-            "--preprocess",
-            toml.to_str().unwrap(),
-        ],
-        1,
-        &["pre.toml", "invalid type"],
-    );
-}
-
-#[test]
-fn wrong_channel_count_for_the_model_is_refused() {
-    audit_fails(
-        &["--model", &fixture("tiny.onnx"), "--channels", "gray"],
-        2,
-        &["--channels", "3 input channels"],
-    );
-}
-
-/// A checkpoint folder whose files are damaged in `damage`.
-fn damaged_checkpoint(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("model");
+/// A checkpoint folder in `dir` whose files are damaged by `damage`; the arguments naming it.
+fn damaged_checkpoint(dir: &Path, damage: impl FnOnce(&Path)) -> Vec<String> {
+    let model = dir.join("model");
     std::fs::create_dir(&model).unwrap();
     let config = serde_json::json!({
         "channels": 3, "height": 28, "width": 28, "class_names": ["a", "b"],
@@ -385,14 +294,7 @@ fn damaged_checkpoint(damage: impl FnOnce(&Path)) -> tempfile::TempDir {
     )
     .unwrap();
     damage(&model);
-    dir
-}
-
-/// Audits a checkpoint damaged by `damage` and checks the failure names the file.
-fn checkpoint_fails(damage: impl FnOnce(&Path), needles: &[&str]) {
-    let dir = damaged_checkpoint(damage);
-    let model = dir.path().join("model");
-    audit_fails(&["--model", model.to_str().unwrap()], 1, needles);
+    args(&["--model", model.to_str().unwrap()])
 }
 
 /// A safetensors file holding `tensors` (name, shape) of zeros.
@@ -414,101 +316,153 @@ fn safetensors(tensors: &[(&str, &[usize])]) -> Vec<u8> {
     out
 }
 
-#[test]
-fn corrupt_safetensors_is_named() {
-    checkpoint_fails(
-        |m| std::fs::write(m.join("classifier.safetensors"), b"not safetensors at all").unwrap(),
-        &["classifier.safetensors", "not weights for this model"],
-    );
+/// One bad input to `audit`: how to make it (files in a scratch folder, and the arguments
+/// naming them), the exit code, and what the one-line error must say.
+struct Row {
+    make: fn(&Path) -> Vec<String>,
+    code: i32,
+    needles: &'static [&'static str],
 }
 
-#[test]
-fn truncated_safetensors_is_named() {
-    // The header length says 65,535 bytes of header follow; the file ends after two.
-    checkpoint_fails(
-        |m| {
-            std::fs::write(
-                m.join("classifier.safetensors"),
-                b"\xff\xff\x00\x00\x00\x00\x00\x00{}",
-            )
-            .unwrap()
+const ROWS: &[Row] = &[
+    Row {
+        make: |d| args(&["--model", &file(d, "fake.onnx", b"PK\x03\x04 not protobuf")]),
+        code: 1,
+        needles: &["fake.onnx", "not a usable ONNX model"],
+    },
+    Row {
+        make: |d| onnx(&["--labels", &file(d, "labels.txt", b"cat\ndog\n")]),
+        code: 1,
+        needles: &["labels.txt", "2 class names", "outputs 3"],
+    },
+    Row {
+        make: |d| onnx(&["--labels", &file(d, "labels.txt", b"\n\n")]),
+        code: 1,
+        needles: &["labels.txt", "no class names"],
+    },
+    Row {
+        make: |d| {
+            let probes = d.join("probes");
+            std::fs::create_dir(&probes).unwrap();
+            std::fs::copy(fixture("probes/probe-00.png"), probes.join("a.png")).unwrap();
+            file(&probes, "b.jpg", b"\xff\xd8\xff\xe0 truncated jpeg");
+            onnx(&["--probes", probes.to_str().unwrap()])
         },
-        &["classifier.safetensors", "not weights for this model"],
-    );
-}
+        code: 1,
+        needles: &["b.jpg", "cannot decode"],
+    },
+    Row {
+        make: |d| onnx(&["--probes", d.to_str().unwrap()]),
+        code: 1,
+        needles: &["empty probe folder"],
+    },
+    Row {
+        make: |_| onnx(&["--probes", "stripes"]),
+        code: 2,
+        needles: &["--probes", "stripes", "solid, patch, gratings, noise"],
+    },
+    Row {
+        make: |d| {
+            onnx(&[
+                "--preprocess",
+                &file(d, "pre.toml", b"size = [8, 8]\nmean = \"oops\"\n"),
+            ])
+        },
+        code: 1,
+        needles: &["pre.toml", "invalid type"],
+    },
+    Row {
+        make: |_| onnx(&["--channels", "gray"]),
+        code: 2,
+        needles: &["--channels", "3 input channels"],
+    },
+    Row {
+        make: |_| onnx(&["--input-size", "8by8"]),
+        code: 2,
+        needles: &["--input-size", "HxW"],
+    },
+    Row {
+        make: |_| onnx(&["--input-size", "16x16"]),
+        code: 2,
+        needles: &["--input-size", "8x8", "16x16"],
+    },
+    Row {
+        make: |_| onnx(&["--k", "0"]),
+        code: 2,
+        needles: &["--k"],
+    },
+    // Damaged checkpoints.
+    Row {
+        make: |d| {
+            damaged_checkpoint(d, |m| {
+                std::fs::write(m.join("classifier.safetensors"), b"not safetensors at all").unwrap()
+            })
+        },
+        code: 1,
+        needles: &["classifier.safetensors", "not weights for this model"],
+    },
+    Row {
+        // The header length says 65,535 bytes of header follow; the file ends after two.
+        make: |d| {
+            damaged_checkpoint(d, |m| {
+                std::fs::write(
+                    m.join("classifier.safetensors"),
+                    b"\xff\xff\x00\x00\x00\x00\x00\x00{}",
+                )
+                .unwrap()
+            })
+        },
+        code: 1,
+        needles: &["classifier.safetensors", "not weights for this model"],
+    },
+    Row {
+        // A valid safetensors file with no tensors.
+        make: |d| damaged_checkpoint(d, |_| {}),
+        code: 1,
+        needles: &["classifier.safetensors", "not weights for this model"],
+    },
+    Row {
+        // Weights of a 3-class model beside the config of a 2-class one (one sigmoid output).
+        make: |d| {
+            let weights = safetensors(&[
+                ("conv1.weight", &[16, 3, 3, 3]),
+                ("conv1.bias", &[16]),
+                ("conv2.weight", &[32, 16, 3, 3]),
+                ("conv2.bias", &[32]),
+                ("fc1.weight", &[1568, 64]),
+                ("fc1.bias", &[64]),
+                ("fc2.weight", &[64, 3]),
+                ("fc2.bias", &[3]),
+            ]);
+            damaged_checkpoint(d, |m| {
+                std::fs::write(m.join("classifier.safetensors"), weights).unwrap()
+            })
+        },
+        code: 1,
+        needles: &["classifier.safetensors", "not weights for this model"],
+    },
+    Row {
+        make: |d| {
+            damaged_checkpoint(d, |m| {
+                std::fs::write(m.join("classifier.json"), b"{\"channels\": 3").unwrap()
+            })
+        },
+        code: 1,
+        needles: &["classifier.json", "not a spurion classifier config"],
+    },
+];
 
 #[test]
-fn weights_missing_the_models_tensors_are_named() {
-    // A valid safetensors file with no tensors.
-    checkpoint_fails(
-        |_| {},
-        &["classifier.safetensors", "not weights for this model"],
-    );
-}
-
-#[test]
-fn weights_of_the_wrong_shape_are_named() {
-    // Weights of a 3-class model beside the config of a 2-class one (one sigmoid output).
-    let weights = safetensors(&[
-        ("conv1.weight", &[16, 3, 3, 3]),
-        ("conv1.bias", &[16]),
-        ("conv2.weight", &[32, 16, 3, 3]),
-        ("conv2.bias", &[32]),
-        ("fc1.weight", &[1568, 64]),
-        ("fc1.bias", &[64]),
-        ("fc2.weight", &[64, 3]),
-        ("fc2.bias", &[3]),
-    ]);
-    checkpoint_fails(
-        |m| std::fs::write(m.join("classifier.safetensors"), weights).unwrap(),
-        &["classifier.safetensors", "not weights for this model"],
-    );
-}
-
-#[test]
-fn corrupt_config_json_is_named() {
-    checkpoint_fails(
-        |m| std::fs::write(m.join("classifier.json"), b"{\"channels\": 3").unwrap(),
-        &["classifier.json", "not a spurion classifier config"],
-    );
-}
-
-#[test]
-fn empty_labels_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let labels = dir.path().join("labels.txt");
-    std::fs::write(&labels, "\n\n").unwrap();
-    audit_fails(
-        &[
-            "--model",
-            &fixture("tiny.onnx"),
-            "--labels",
-            labels.to_str().unwrap(),
-        ],
-        1,
-        &["labels.txt", "no class names"],
-    );
-}
-
-#[test]
-fn malformed_input_size_is_a_usage_error() {
-    audit_fails(
-        &["--model", &fixture("tiny.onnx"), "--input-size", "8by8"],
-        2,
-        &["--input-size", "HxW"],
-    );
-}
-
-#[test]
-fn input_size_other_than_the_models_is_a_usage_error() {
-    audit_fails(
-        &["--model", &fixture("tiny.onnx"), "--input-size", "16x16"],
-        2,
-        &["--input-size", "8x8", "16x16"],
-    );
-}
-
-#[test]
-fn k_of_zero_is_a_usage_error() {
-    audit_fails(&["--model", &fixture("tiny.onnx"), "--k", "0"], 2, &["--k"]);
+fn bad_input_is_refused_with_one_line_naming_it() {
+    for row in ROWS {
+        let scratch = tempfile::tempdir().unwrap();
+        let a = (row.make)(scratch.path());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::fails_with(
+            &["audit", "--quiet", "--out", "audit", "--vae-epochs", "1"],
+            &a,
+            row.code,
+            row.needles,
+        );
+    }
 }

@@ -7,88 +7,96 @@ use std::process::Command;
 mod common;
 use common::{ok, spurion};
 
-/// Runs `reproduce` with `args` in a fresh folder and checks the failure.
-fn fails(args: &[&str], code: i32, needles: &[&str]) {
-    common::fails_with(&["reproduce", "--quiet"], args, code, needles);
+/// One bad input to `reproduce`: how to make it (files in a scratch folder, and the arguments
+/// naming them), the exit code, and what the one-line error must say.
+struct Row {
+    make: fn(&Path) -> Vec<String>,
+    code: i32,
+    needles: &'static [&'static str],
 }
 
-#[test]
-fn k_of_zero_is_a_usage_error() {
-    fails(&["--k", "0"], 2, &["--k", "positive"]);
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
 }
 
-#[test]
-fn k_larger_than_the_probes_is_a_usage_error() {
-    fails(
-        &["--probes", "10", "--k", "11"],
-        2,
-        &["--k", "larger than the number of probes"],
-    );
-}
-
-#[test]
-fn latent_dim_of_zero_is_a_usage_error() {
-    fails(&["--dims", "2,0"], 2, &["--dims", "at least 1"]);
-}
-
-#[test]
-fn unknown_flag_value_is_a_usage_error() {
-    fails(&["--latent", "median"], 2, &["--latent", "mean", "sample"]);
-}
-
-#[test]
-fn unknown_colour_is_a_usage_error() {
-    fails(&["--colors", "green,teal"], 2, &["--colors", "teal"]);
-}
-
-#[test]
-fn missing_data_names_the_path() {
-    fails(
-        &["--data", "/nonexistent/mnist"],
-        1,
-        &["/nonexistent/mnist"],
-    );
-}
-
-#[test]
-fn class_without_samples_is_named() {
-    fails(&["--classes", "0,42"], 1, &["class 42 has no samples"]);
-}
-
-#[test]
-fn truncated_idx_file_is_named() {
-    let dir = tempfile::tempdir().unwrap();
+/// An IDX pair in `dir` from the shipped sample, its image file replaced by `images`.
+fn idx_pair_with_images(dir: &Path, name: &str, images: &[u8]) -> Vec<String> {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-10k");
-    let img = std::fs::read(shipped.join("images-idx3-ubyte.gz")).unwrap();
-    std::fs::write(
-        dir.path().join("images-idx3-ubyte.gz"),
-        &img[..img.len() / 3],
-    )
-    .unwrap();
-    std::fs::copy(
-        shipped.join("labels-idx1-ubyte.gz"),
-        dir.path().join("labels-idx1-ubyte.gz"),
-    )
-    .unwrap();
-    let data = dir.path().to_str().unwrap().to_string();
-    fails(
-        &["--data", &data],
-        1,
-        &["images-idx3-ubyte.gz", "corrupt gzip stream"],
-    );
+    std::fs::write(dir.join(name), images).unwrap();
+    let labels = if name.ends_with(".gz") {
+        "labels-idx1-ubyte.gz"
+    } else {
+        "labels-idx1-ubyte"
+    };
+    std::fs::copy(shipped.join("labels-idx1-ubyte.gz"), dir.join(labels)).unwrap();
+    args(&["--data", dir.to_str().unwrap()])
 }
 
+const ROWS: &[Row] = &[
+    Row {
+        make: |_| args(&["--device", "cuda"]),
+        code: 2,
+        needles: &["--device", "--features cuda"],
+    },
+    Row {
+        make: |_| args(&["--k", "0"]),
+        code: 2,
+        needles: &["--k", "positive"],
+    },
+    Row {
+        make: |_| args(&["--probes", "10", "--k", "11"]),
+        code: 2,
+        needles: &["--k", "larger than the number of probes"],
+    },
+    Row {
+        make: |_| args(&["--dims", "2,0"]),
+        code: 2,
+        needles: &["--dims", "at least 1"],
+    },
+    Row {
+        make: |_| args(&["--latent", "median"]),
+        code: 2,
+        needles: &["--latent", "mean", "sample"],
+    },
+    Row {
+        make: |_| args(&["--colors", "green,teal"]),
+        code: 2,
+        needles: &["--colors", "teal"],
+    },
+    Row {
+        make: |_| args(&["--data", "/nonexistent/mnist"]),
+        code: 1,
+        needles: &["/nonexistent/mnist"],
+    },
+    Row {
+        make: |_| args(&["--classes", "0,42"]),
+        code: 1,
+        needles: &["class 42 has no samples"],
+    },
+    Row {
+        make: |d| {
+            let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist-10k");
+            let img = std::fs::read(shipped.join("images-idx3-ubyte.gz")).unwrap();
+            idx_pair_with_images(d, "images-idx3-ubyte.gz", &img[..img.len() / 3])
+        },
+        code: 1,
+        needles: &["images-idx3-ubyte.gz", "corrupt gzip stream"],
+    },
+    Row {
+        make: |d| idx_pair_with_images(d, "images-idx3-ubyte", b"hello, world"),
+        code: 1,
+        needles: &["images-idx3-ubyte", "not an IDX file"],
+    },
+];
+
 #[test]
-fn non_idx_file_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("images-idx3-ubyte"), b"hello, world").unwrap();
-    std::fs::write(dir.path().join("labels-idx1-ubyte"), b"hello, world").unwrap();
-    let data = dir.path().to_str().unwrap().to_string();
-    fails(
-        &["--data", &data],
-        1,
-        &["images-idx3-ubyte", "not an IDX file"],
-    );
+fn bad_input_is_refused_with_one_line_naming_it() {
+    for row in ROWS {
+        let scratch = tempfile::tempdir().unwrap();
+        let a = (row.make)(scratch.path());
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        common::fails_with(&["reproduce", "--quiet"], &a, row.code, row.needles);
+    }
 }
 
 #[test]
@@ -278,12 +286,4 @@ fn same_seed_writes_byte_identical_results() {
         first == second,
         "results.json differs between two runs with the same seed"
     );
-}
-
-#[test]
-fn cuda_without_the_feature_is_a_usage_error() {
-    if cfg!(feature = "cuda") {
-        return;
-    }
-    fails(&["--device", "cuda"], 2, &["--device", "--features cuda"]);
 }

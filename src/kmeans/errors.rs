@@ -1,7 +1,7 @@
 //! Why weighted k-means refused its settings or its data: one variant per rule.
 
-/// An error from [`KMeansParams::check`](super::KMeansParams::check) or
-/// [`KMeansParams::fit`](super::KMeansParams::fit).
+/// An error from `KMeansParams::check` or
+/// `KMeansParams::fit`.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum KMeansError {
     /// `k` must be at least 1.

@@ -85,7 +85,9 @@ impl Latents {
 pub enum ClusterCount {
     /// The same number for every class (the paper: 1).
     Fixed(usize),
-    /// Chosen per class by held-out ACP ([`select_k`]), at most `max` per class.
+    /// Chosen per class by held-out ACP, at most `max` per class: the probes are split in
+    /// halves, centroids fitted on one and scored on the other, and a class gets another
+    /// cluster while that raises held-out ACP.
     Auto { max: usize },
 }
 

@@ -28,7 +28,8 @@ pub struct VaeConfig {
     pub size: usize,
     pub latent_dim: usize,
     pub hidden: usize,
-    /// Classes of the guide head; `None` for a plain VAE. See [`Vae::guide`].
+    /// Classes of the guide head; `None` for a plain VAE: a linear map from the latent to the
+    /// classifier's logits, trained with the ELBO.
     #[serde(default)]
     pub guide_classes: Option<usize>,
 }

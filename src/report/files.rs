@@ -1,6 +1,6 @@
 //! The files of one latent space: prototypes and nearest probes (PNG), the paper's two
 //! scatter plots, probes.csv, latents.npz and the VAE (safetensors and JSON). Their paths come
-//! from the run's [`RunFiles`](crate::results::RunFiles) and cluster records, so results.json
+//! from the run's [`crate::results::RunFiles`] and cluster records, so results.json
 //! and the files agree.
 
 use std::path::Path;

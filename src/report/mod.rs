@@ -8,8 +8,7 @@
 //!   [`plots`]) and trained weights, per latent space ([`files`]);
 //! - the terminal summary ([`terminal`]).
 //!
-//! A report folder is staged under a hidden name and appears only when complete
-//! ([`crate::output::StagedDir`]).
+//! A report folder is staged under a hidden name and appears only when complete.
 
 pub mod csv;
 pub mod files;
