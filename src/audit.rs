@@ -12,25 +12,29 @@ use std::time::Instant;
 
 use rand::seq::index;
 
-use crate::config::{AuditConfig, DEFAULT_PROBES, ProbeChoice};
+use crate::config::{AuditConfig, DEFAULT_PROBES, ProbeChoice, Representation};
 use crate::data::{Images, plant};
-use crate::error::Result;
-use crate::method::Latents;
-use crate::method::causal::CausalInput;
+use crate::error::{Error, Result};
+use crate::method::causal::{CausalInput, NullCache, draw_probes};
 use crate::method::latent::fit_vae;
+use crate::method::split::{HELD_SHARE, Split};
+use crate::method::{Finding, Latents, Status};
 use crate::metrics::Probabilities;
 use crate::model::{LoadedModel, ProbabilityModel};
 use crate::nn::vae;
 use crate::pipeline::{self, Space};
-use crate::probes::{ProbeSource, ProbeSpec};
+use crate::probes::{MANIFEST, ProbeSource, ProbeSpec, read_manifest};
 use crate::progress::Progress;
 use crate::results::{AuditResults, AuditTimings, SavedModel};
+use crate::scores::GivenScores;
 use crate::seed::{self, SeedPath, Stream};
 
-/// Held-out real images for the causal check, and what they are.
+/// Held-out real images for the causal test, and what they are.
 pub struct Holdout {
     pub images: Images,
     pub description: String,
+    /// Effects already measured on these images, for audits of the same model.
+    pub cache: NullCache,
 }
 
 /// Most held-out images the causal check uses.
@@ -100,6 +104,7 @@ fn holdout_images(
     Ok(Some(Holdout {
         images,
         description: what,
+        cache: NullCache::default(),
     }))
 }
 
@@ -112,7 +117,7 @@ fn check_memory(
 ) -> Result<()> {
     use crate::budget::{Budget, F32, vae_training_bytes};
     let image = 3.0 * h as f64 * w as f64 * F32;
-    let batch = config.batch_size.min(probes);
+    let batch = config.batch_for([h, w]).min(probes);
     let vae_probes = probes.min(config.vae_train_probes);
     let s = config.vae.size;
     // Images are held as probes, as the model's input and as a tensor: about 3 copies; the
@@ -148,50 +153,240 @@ fn check_memory(
     ])
 }
 
-/// The probes of an audit, at the model's input size.
-pub fn probe_source(config: &AuditConfig, [h, w]: [usize; 2]) -> Result<ProbeSource> {
-    Ok(match &config.probes {
+/// The generators of the `k`-th probe family of an audit: the first family's are those of
+/// the seed itself, so that adding families leaves its results as they were.
+fn family_seeds(seed: u64, k: usize) -> SeedPath {
+    let root = SeedPath::root(seed);
+    if k == 0 {
+        root
+    } else {
+        root.child(1000 + k as u64)
+    }
+}
+
+/// The probes of an audit's `k`-th probe choice, at the model's input size.
+pub fn probe_source(config: &AuditConfig, k: usize, [h, w]: [usize; 2]) -> Result<ProbeSource> {
+    let seeds = family_seeds(config.seed, k);
+    Ok(match &config.probes[k] {
         ProbeChoice::Family(family) => ProbeSource::Generated(ProbeSpec::new(
             *family,
             config.probes_count.unwrap_or(DEFAULT_PROBES),
             [h, w],
-            seed::derive(config.seed, Stream::Probes, &[]),
+            seeds.derive(Stream::Probes),
         )),
         ProbeChoice::Folder(dir) => ProbeSource::folder(
             dir,
             h,
             w,
             config.probes_count,
-            &mut seed::rng(config.seed, Stream::Probes, &[1]),
+            &mut seeds.child(1).rng(Stream::Probes),
         )?,
     })
 }
 
-/// Audits `model` on the probes of `source`, with hold-out images for the causal check, and
-/// returns the results with everything the report's files are made from; nothing is written
-/// ([`crate::report::write_audit`] writes the report folder).
+pub use crate::results::AuditRun;
+
+/// Where an audit's probabilities come from.
+#[derive(Clone, Copy)]
+enum Classifier<'a> {
+    /// A model spurion runs on the probes (and on hold-out images, for the causal test).
+    Model(&'a dyn ProbabilityModel),
+    /// Probabilities computed elsewhere, one row per probe in the source's order.
+    Scores(&'a GivenScores),
+}
+
+impl Classifier<'_> {
+    fn class_names(&self) -> &[String] {
+        match self {
+            Classifier::Model(m) => m.class_names(),
+            Classifier::Scores(s) => &s.class_names,
+        }
+    }
+}
+
+/// Audits `model` with each probe source in turn, with hold-out images for the causal test,
+/// and returns the results with everything the report's files are made from; nothing is
+/// written ([`crate::report::write_audit`] writes the report folder).
 pub fn audit(
     model: &dyn ProbabilityModel,
+    sources: &[ProbeSource],
+    holdout: Option<&Holdout>,
+    config: &AuditConfig,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    audit_with(Classifier::Model(model), sources, holdout, config, progress)
+}
+
+/// Audits probabilities computed elsewhere (`scores`, one row per probe of `source`, in its
+/// order). With no model to run on real images there is no causal test, so no class gets a
+/// "found" verdict; clusters, ACP and significance are as with a model.
+pub fn audit_scores(
+    scores: &GivenScores,
     source: &ProbeSource,
+    config: &AuditConfig,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    if scores.probs.count() != source.count() {
+        return Err(Error::data(
+            &scores.path,
+            format!(
+                "{} rows of scores for {}",
+                scores.probs.count(),
+                source.describe()
+            ),
+        ));
+    }
+    audit_with(
+        Classifier::Scores(scores),
+        std::slice::from_ref(source),
+        None,
+        config,
+        progress,
+    )
+}
+
+fn audit_with(
+    classifier: Classifier,
+    sources: &[ProbeSource],
     holdout: Option<&Holdout>,
     config: &AuditConfig,
     progress: &Progress,
 ) -> Result<AuditResults> {
     let started = Instant::now();
     let mut timings = AuditTimings::default();
+    let mut runs = Vec::with_capacity(sources.len());
+    for (k, source) in sources.iter().enumerate() {
+        let family = match config.probes.get(k) {
+            Some(ProbeChoice::Family(f)) => f.name().to_string(),
+            _ => "folder".to_string(),
+        };
+        // Several families write their files in a folder each.
+        let rel = if sources.len() > 1 {
+            format!("probes-{family}")
+        } else {
+            String::new()
+        };
+        runs.push(audit_family(
+            classifier,
+            source,
+            holdout,
+            config,
+            &family_seeds(config.seed, k),
+            (family, rel),
+            progress,
+            &mut timings,
+        )?);
+    }
+    let class_names = classifier.class_names().to_vec();
+    let findings = merge_findings(&class_names, &runs);
+    let info = match classifier {
+        Classifier::Model(m) => m.info(),
+        Classifier::Scores(s) => s.info(match sources.first() {
+            Some(ProbeSource::Generated(spec)) => [spec.height, spec.width],
+            Some(ProbeSource::Folder { height, width, .. }) => [*height, *width],
+            None => [0, 0],
+        }),
+    };
+    timings.total = started.elapsed().as_secs_f64();
+    Ok(AuditResults {
+        spurion_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: config.seed,
+        settings: config.clone(),
+        model: info,
+        class_names,
+        findings,
+        warnings: sources.iter().flat_map(|s| s.skipped().to_vec()).collect(),
+        runs,
+        timings_s: config.record_timings.then_some(timings),
+    })
+}
+
+/// Per class, the finding of the first family that found something; else the finding of the
+/// family that reached the class best, its reason naming every family tried.
+fn merge_findings(class_names: &[String], runs: &[AuditRun]) -> Vec<Finding> {
+    (0..class_names.len())
+        .filter_map(|c| {
+            let of = |r: &AuditRun| {
+                r.run
+                    .findings
+                    .get(c)
+                    .cloned()
+                    .map(|f| (r.family.clone(), f))
+            };
+            let found = runs
+                .iter()
+                .filter_map(of)
+                .find(|(_, f)| f.status == Status::Found);
+            let (family, mut f) = found.or_else(|| {
+                runs.iter().filter_map(of).max_by(|a, b| {
+                    a.1.reach
+                        .share_above_half
+                        .total_cmp(&b.1.reach.share_above_half)
+                })
+            })?;
+            if runs.len() > 1 {
+                f.reason = format!("{} (probes: {family})", f.reason);
+            }
+            f.probes = Some(family);
+            Some(f)
+        })
+        .collect()
+}
+
+/// At least two probes (one fitted, one held out), and `--k` no larger than the fitted part.
+fn check_count(source: &ProbeSource, config: &AuditConfig) -> Result<()> {
+    let n = source.count();
+    if n < 2 {
+        return Err(Error::param(
+            "probes-count",
+            format!(
+                "{} has {n} probe(s); spurion needs at least 2: half fit the VAE and the \
+                 clusters, half are held out",
+                source.describe()
+            ),
+        ));
+    }
+    config.method.k.check(n / 2)
+}
+
+/// One probe family: classify, fit the VAE on one part, encode, search and test.
+#[allow(clippy::too_many_arguments)]
+fn audit_family(
+    classifier: Classifier,
+    source: &ProbeSource,
+    holdout: Option<&Holdout>,
+    config: &AuditConfig,
+    seeds: &SeedPath,
+    (family, rel): (String, String),
+    progress: &Progress,
+    timings: &mut AuditTimings,
+) -> Result<AuditRun> {
     let device = config.device.device()?;
-    let class_names = model.class_names();
+    let class_names = classifier.class_names();
     let classes = class_names.len();
     let n = source.count();
-    config.method.k.check(n)?;
-    let seeds = SeedPath::root(config.seed);
+    check_count(source, config)?;
+    let batch_size = config.batch_for(source.size());
+    let split = Split::new(n, HELD_SHARE, seeds);
+    let use_vae = config.representation == Representation::Vae;
 
-    // The VAE trains on a seeded sample of the probes (all of them when there are few).
-    let m = n.min(config.vae_train_probes);
-    let mut ids: Vec<usize> = if m == n {
-        (0..n).collect()
+    // The VAE trains on a seeded sample of the fitted part (all of it when it is small).
+    let m = if use_vae {
+        split.fit.len().min(config.vae_train_probes)
     } else {
-        index::sample(&mut seeds.child(1).rng(Stream::VaeTraining), n, m).into_vec()
+        0
+    };
+    let mut ids: Vec<usize> = if m == split.fit.len() {
+        split.fit.clone()
+    } else {
+        index::sample(
+            &mut seeds.child(1).rng(Stream::VaeTraining),
+            split.fit.len(),
+            m,
+        )
+        .into_iter()
+        .map(|i| split.fit[i])
+        .collect()
     };
     ids.sort_unstable();
     let vconf = config.vae.config(config.latent_dim, classes);
@@ -202,116 +397,144 @@ pub fn audit(
     let mut probs = Vec::with_capacity(n * classes);
     let mut train_x = Vec::with_capacity(m * vconf.input_len());
     let mut sampled = 0; // ids[..sampled] have their thumbnails
-    let bar = progress.bar(n as u64, "classifying probes");
-    for start in (0..n).step_by(config.batch_size) {
-        let end = start + config.batch_size.min(n - start);
+    let bar = progress.bar(n as u64, format!("classifying {family} probes"));
+    for start in (0..n).step_by(batch_size) {
+        let end = start + batch_size.min(n - start);
         let images = source.batch(start, end)?;
-        probs.extend(model.predict(&images)?.values);
+        match classifier {
+            Classifier::Model(model) => probs.extend(model.predict(&images)?.values),
+            Classifier::Scores(s) => {
+                probs.extend_from_slice(&s.probs.values[start * classes..end * classes])
+            }
+        }
         let upto = sampled + ids[sampled..].partition_point(|&i| i < end);
-        let local: Vec<usize> = ids[sampled..upto].iter().map(|&i| i - start).collect();
-        train_x.extend(vae::thumbnails(&images.select(&local), config.vae.size));
+        if upto > sampled {
+            let local: Vec<usize> = ids[sampled..upto].iter().map(|&i| i - start).collect();
+            train_x.extend(vae::thumbnails(&images.select(&local), config.vae.size));
+        }
         sampled = upto;
         bar.set_position(end as u64);
     }
     bar.finish_and_clear();
     let probs = Probabilities::new(classes, probs)?;
-    timings.inference = t.elapsed().as_secs_f64();
+    timings.inference += t.elapsed().as_secs_f64();
 
-    // Step 2: the VAE, guided by its sample's probabilities.
+    // Step 2: the VAE on the fitted part, guided by its probabilities; then every probe's
+    // latent (a second pass over the probes in bounded batches). The baseline skips both.
     let t = Instant::now();
-    let train_p: Vec<f32> = ids
-        .iter()
-        .flat_map(|&i| &probs.values[i * classes..(i + 1) * classes])
-        .copied()
-        .collect();
-    let (vae_model, vae_training) = fit_vae(
-        &vconf,
-        &train_x,
-        Some(&train_p),
-        &config.vae.training,
-        &device,
-        (
-            seeds.derive(Stream::VaeInit),
-            &mut seeds.child(0).rng(Stream::VaeTraining),
-        ),
-        progress,
-        "training VAE".into(),
-    )?;
-    timings.vae = t.elapsed().as_secs_f64();
-
-    // Every probe's latent: from the thumbnails at hand when the VAE saw every probe, else
-    // from a second pass over the probes in bounded batches.
-    let t = Instant::now();
-    let mut rng = seeds.rng(Stream::LatentSample);
-    let encode = |x: &[f32], rng: &mut _| {
-        vae::encode(
-            &vae_model,
+    let trained = if use_vae {
+        let train_p: Vec<f32> = ids
+            .iter()
+            .flat_map(|&i| &probs.values[i * classes..(i + 1) * classes])
+            .copied()
+            .collect();
+        Some(fit_vae(
             &vconf,
-            x,
-            config.method.latent,
-            config.batch_size,
+            &train_x,
+            Some(&train_p),
+            &config.vae.training,
             &device,
-            rng,
-        )
-    };
-    let latents = if m == n {
-        encode(&train_x, &mut rng)?
+            (
+                seeds.derive(Stream::VaeInit),
+                &mut seeds.child(0).rng(Stream::VaeTraining),
+            ),
+            progress,
+            format!("training VAE on {family} probes"),
+        )?)
     } else {
-        drop(train_x);
-        let mut latents = Vec::with_capacity(n * config.latent_dim);
-        let bar = progress.bar(n as u64, "encoding probes");
-        for start in (0..n).step_by(config.batch_size) {
-            let end = start + config.batch_size.min(n - start);
-            let x = vae::thumbnails(&source.batch(start, end)?, config.vae.size);
-            latents.extend(encode(&x, &mut rng)?);
-            bar.set_position(end as u64);
+        None
+    };
+    drop(train_x);
+    timings.vae += t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let latents = match &trained {
+        Some((vae_model, _)) => {
+            let mut rng = seeds.rng(Stream::LatentSample);
+            let mut latents = Vec::with_capacity(n * config.latent_dim);
+            let bar = progress.bar(n as u64, format!("encoding {family} probes"));
+            for start in (0..n).step_by(batch_size) {
+                let end = start + batch_size.min(n - start);
+                let x = vae::thumbnails(&source.batch(start, end)?, config.vae.size);
+                latents.extend(vae::encode(
+                    vae_model,
+                    &vconf,
+                    &x,
+                    config.method.latent,
+                    batch_size,
+                    &device,
+                    &mut rng,
+                )?);
+                bar.set_position(end as u64);
+            }
+            bar.finish_and_clear();
+            Latents::new(config.latent_dim, latents)?
         }
-        bar.finish_and_clear();
-        latents
+        None => Latents::new(classes, probs.values.clone())?,
     };
     timings.inference += t.elapsed().as_secs_f64();
 
-    // Step 4 and the analysis.
+    // Step 4 and the analysis, on the held-out part.
     let probe_images = |ids: &[usize]| source.get(ids);
-    let predict = |imgs: &Images| model.predict(imgs);
-    let causal_input = holdout
-        .map(|h| CausalInput::new(&h.images, h.description.clone(), &predict))
-        .transpose()?;
-    let decode = |z: &[f32]| vae::decode(&vae_model, &vconf, z, &device);
+    let predict = |imgs: &Images| match classifier {
+        Classifier::Model(model) => model.predict(imgs),
+        Classifier::Scores(_) => Err(Error::Invalid("no model to run: scores were given".into())),
+    };
+    let causal_input = match holdout.filter(|_| matches!(classifier, Classifier::Model(_))) {
+        Some(h) => Some(CausalInput::new(
+            &h.images,
+            h.description.clone(),
+            &predict,
+            {
+                let ids = draw_probes(
+                    &split.held,
+                    config.causal.null_probes,
+                    &mut seeds.rng(Stream::CausalNull),
+                );
+                let images = source.get(&ids)?;
+                (ids, images)
+            },
+            config.causal.clone(),
+            h.cache.clone(),
+        )?),
+        None => None,
+    };
+    let decode = |z: &[f32]| match &trained {
+        Some((vae_model, _)) => vae::decode(vae_model, &vconf, z, &device),
+        None => Err(crate::Error::Invalid("no decoder".into())),
+    };
     let (run, times) = pipeline::run_space(Space {
-        rel: String::new(),
-        label: format!("latent dim {}", config.latent_dim),
+        rel,
+        label: format!("{family} probes, latent dim {}", latents.dim()),
         class_names,
         probs: &probs,
-        latents: Latents::new(config.latent_dim, latents)?,
+        latents,
+        split: &split,
         method: &config.method,
-        seeds,
-        decode: &decode,
+        seeds: seeds.clone(),
+        decode: trained
+            .as_ref()
+            .map(|_| &decode as &dyn Fn(&[f32]) -> Result<Images>),
         probe_images: &probe_images,
         causal: causal_input.as_ref(),
-        vae: SavedModel::of(&vae_model, &vconf, "vae")?,
-        vae_training,
+        vae: match &trained {
+            Some((vae_model, _)) => Some(SavedModel::of(vae_model, &vconf, "vae")?),
+            None => None,
+        },
+        vae_training: trained.as_ref().map(|(_, t)| t.clone()),
     })?;
-    timings.clustering = times.search;
-    timings.report = times.analysis;
+    timings.clustering += times.search;
+    timings.report += times.analysis;
     let mut argmax = vec![0usize; classes];
     for i in 0..n {
         argmax[probs.argmax(i)] += 1;
     }
-    timings.total = started.elapsed().as_secs_f64();
-    Ok(AuditResults {
-        spurion_version: env!("CARGO_PKG_VERSION").to_string(),
-        seed: config.seed,
-        settings: config.clone(),
-        model: model.info(),
+    Ok(AuditRun {
+        family,
         probes: source.describe(),
         probe_count: n,
-        class_names: class_names.to_vec(),
         probe_mean_probability: (0..classes).map(|c| probs.mean(c)).collect(),
         probe_argmax_counts: argmax,
         run,
-        warnings: source.skipped().to_vec(),
-        timings_s: config.record_timings.then_some(timings),
     })
 }
 
@@ -319,17 +542,66 @@ pub fn audit(
 /// folder to `config.out`.
 pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
     config.check()?;
+    if let Some(scores) = &config.scores {
+        let results = run_scores(config, scores, progress)?;
+        crate::report::write_audit(&results, &config.output())?;
+        return Ok(results);
+    }
     let device = config.device.device()?;
-    let model = LoadedModel::load(&config.model, &config.onnx, &device)?;
+    let model = LoadedModel::load_with(
+        &config.model,
+        &config.onnx,
+        &config.runtime,
+        config.device == crate::nn::ComputeDevice::Cuda,
+        &device,
+    )?;
     let [h, w] = model.input_size();
-    let source = probe_source(config, [h, w])?;
-    config.method.k.check(source.count())?;
-    check_memory(config, source.count(), model.class_names().len(), [h, w])?;
+    let sources: Vec<ProbeSource> = (0..config.probes.len())
+        .map(|k| probe_source(config, k, [h, w]))
+        .collect::<Result<_>>()?;
+    for source in &sources {
+        check_count(source, config)?;
+        check_memory(config, source.count(), model.class_names().len(), [h, w])?;
+    }
     // Loaded before any training, so that a bad --holdout fails early.
     let mut warnings = Vec::new();
     let holdout = holdout_images(config, &model, h, w, &mut warnings)?;
-    let mut results = audit(&model, &source, holdout.as_ref(), config, progress)?;
+    let mut results = audit(&model, &sources, holdout.as_ref(), config, progress)?;
     results.warnings.extend(warnings);
     crate::report::write_audit(&results, &config.output())?;
     Ok(results)
+}
+
+/// `audit --probes DIR --scores FILE`: the probe folder's manifest, the probabilities given for
+/// it, both checked before any work; then the audit without a model.
+fn run_scores(
+    config: &AuditConfig,
+    scores: &std::path::Path,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    let Some(ProbeChoice::Folder(dir)) = config.probes.first() else {
+        return Err(Error::param("scores", "needs --probes DIR, a probe folder"));
+    };
+    let manifest = read_manifest(dir)?.ok_or_else(|| {
+        Error::data(
+            dir,
+            format!(
+                "no {MANIFEST}: --scores needs a probe folder written by `spurion probes`, \
+                 whose manifest gives the probes' ids and order"
+            ),
+        )
+    })?;
+    let first = dir.join(&manifest[0].file);
+    let (w, h) = image::image_dimensions(&first)
+        .map_err(|e| Error::data(&first, format!("not a readable image: {e}")))?;
+    let labels = match &config.onnx.labels {
+        Some(p) => Some(crate::model::read_labels(p)?),
+        None => None,
+    };
+    let given = GivenScores::read(scores, &manifest, labels.as_deref())?;
+    let size = [h as usize, w as usize];
+    let source = probe_source(config, 0, size)?;
+    check_count(&source, config)?;
+    check_memory(config, source.count(), given.class_names.len(), size)?;
+    audit_scores(&given, &source, config, progress)
 }

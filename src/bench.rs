@@ -10,6 +10,7 @@ use crate::config::ReproduceConfig;
 use crate::data::{self, LabeledImages, plant};
 use crate::error::Result;
 use crate::kmeans::KMeansParams;
+use crate::method::{causal, causal::CausalSettings, significance};
 use crate::nn::classifier::{self, ClassifierConfig};
 use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
 use crate::probes::{ProbeFamily, ProbeSpec};
@@ -35,6 +36,64 @@ pub struct BenchConfig {
     /// Also time the whole default `reproduce` sweep (about two minutes on 2 cores).
     pub full: bool,
     pub reproduce: ReproduceConfig,
+    /// ONNX models to time instead of the stages: probes/s on each engine this machine has.
+    pub onnx: Vec<std::path::PathBuf>,
+    /// Probes per batch for the ONNX models.
+    pub onnx_batch: usize,
+    /// Where ONNX Runtime's library is (else `ORT_DYLIB_PATH`; without either, tract only).
+    pub ort_lib: Option<std::path::PathBuf>,
+}
+
+/// Probes per second of each ONNX model in `config.onnx` on tract and, when its library is
+/// found, ONNX Runtime: one batch of solid probes at the model's input size, after one
+/// warm-up batch, best of `repeats`.
+fn onnx_rows(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
+    use crate::model::runtime::{Engine, OnnxRuntime, RuntimeKind};
+    use crate::model::{OnnxModel, OnnxSettings, ProbabilityModel};
+    let ort = OnnxRuntime {
+        kind: RuntimeKind::Ort,
+        ort_lib: config.ort_lib.clone(),
+    };
+    let mut engines = vec![("tract", OnnxRuntime::tract(), 1)];
+    match ort.resolve() {
+        Ok(Engine::Ort(_)) => engines.push((
+            "onnxruntime",
+            ort,
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+        )),
+        _ => progress.println("no ONNX Runtime library (--ort-lib or ORT_DYLIB_PATH): tract only"),
+    }
+    let mut rows = Vec::new();
+    for path in &config.onnx {
+        for (engine, runtime, threads) in &engines {
+            let m = OnnxModel::load_with(path, &OnnxSettings::default(), runtime, false)?;
+            let [h, w] = m.input_size();
+            let probes =
+                ProbeSpec::new(ProbeFamily::Solid, config.onnx_batch, [h, w], 0).generate();
+            m.predict(&probes)?;
+            let (secs, _) = best(config.repeats, || m.predict(&probes))?;
+            let name = format!(
+                "{} on {engine}",
+                path.file_name()
+                    .map_or("model".into(), |f| f.to_string_lossy())
+            );
+            progress.println(format!(
+                "{name}: {:.1} probes/s",
+                config.onnx_batch as f64 / secs
+            ));
+            rows.push(BenchRow {
+                name,
+                value: config.onnx_batch as f64 / secs,
+                unit: "probes/s".into(),
+                threads: *threads,
+                note: format!(
+                    "batches of {} at {h}x{w}, preprocessing and softmax included",
+                    config.onnx_batch
+                ),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 fn best<T>(repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)> {
@@ -50,6 +109,9 @@ fn best<T>(repeats: usize, mut f: impl FnMut() -> Result<T>) -> Result<(f64, T)>
 
 /// Runs the benchmarks.
 pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
+    if !config.onnx.is_empty() {
+        return onnx_rows(config, progress);
+    }
     let rc = &config.reproduce;
     let device = rc.device.device()?;
     let pool = rayon::current_num_threads();
@@ -210,6 +272,75 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             "k-means++ seeding and Lloyd iterations to convergence".into(),
         );
     }
+
+    // The held-out significance test: 5,000 probes, two clusters, 1,000 permutations.
+    let held = probs.select(&(0..probs.count().min(5000)).collect::<Vec<_>>());
+    let assignment: Vec<usize> = (0..held.count()).map(|i| held.argmax(i)).collect();
+    let (secs, _) = best(config.repeats, || {
+        Ok(significance::test_clusters(
+            &held,
+            &[0, 1],
+            &assignment,
+            1000,
+            &mut seed::rng(0, Stream::Permutation, &[]),
+        ))
+    })?;
+    row(
+        "significance test",
+        secs,
+        "s",
+        pool,
+        format!(
+            "{} held-out probes, 2 clusters, 1000 permutations",
+            held.count()
+        ),
+    );
+
+    // One cluster's causal test: 16 heaviest probes, mirrored and colour-swapped controls,
+    // the prototype, and 100 random probes, each through 100 held-out monochrome digits.
+    let (_, val) = base.split(0.8, &mut seed::rng(rc.seed, Stream::DataSplit, &[0]));
+    let digits = plant::to_rgb(&val.images.slice(0, val.images.count.min(100)));
+    let settings = CausalSettings::default();
+    let predict =
+        |imgs: &data::Images| classifier::predict(&model, &cconf, imgs, rc.batch_size, &device);
+    let null_ids: Vec<usize> = (0..settings.null_probes).collect();
+    let null_patterns = probes.select(&null_ids);
+    let members = probes.select(&(0..16).map(|i| 200 + i).collect::<Vec<_>>());
+    let background = causal::median_image(&probes.slice(0, 1000));
+    let (secs, _) = best(config.repeats, || {
+        let input = causal::CausalInput::new(
+            &digits,
+            "held-out digits".into(),
+            &predict,
+            (null_ids.clone(), null_patterns.clone()),
+            settings.clone(),
+            causal::NullCache::default(),
+        )?;
+        let mask = causal::Mask::find(
+            members.image(0),
+            None,
+            &background,
+            digits.height,
+            digits.width,
+        );
+        input.test(
+            members.image(0),
+            &members,
+            &mask,
+            0,
+            &mut seed::rng(0, Stream::Causal, &[]),
+        )
+    })?;
+    row(
+        "causal test, one cluster",
+        secs,
+        "s",
+        pool,
+        format!(
+            "{} held-out digits, 16 probes and 2 controls, {} random probes",
+            digits.count, settings.null_probes
+        ),
+    );
 
     if config.full {
         let dir = tempfile_dir()?;

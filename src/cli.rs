@@ -10,8 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use spurion::config::{TrainParams, parse_size};
 use spurion::data::{self, idx::Transpose, plant};
 use spurion::method::VaeKind;
+use spurion::method::causal::CausalSettings;
 use spurion::method::latent::VaeTrainParams;
+use spurion::model::runtime::{OnnxRuntime, RuntimeKind};
 use spurion::model::{Channels, Layout, OnnxSettings, OutputKind};
+use spurion::probes::ProbeFamily;
 use spurion::report::terminal;
 use spurion::{
     AuditConfig, ClusterCount, ComputeDevice, LatentMode, MethodSettings, ProbeChoice, Progress,
@@ -42,6 +45,48 @@ enum Command {
     Audit(AuditArgs),
     /// Measure what each stage costs on this machine (epoch times, probes/s, k-means).
     Bench(BenchArgs),
+    /// Plant shortcuts with known answers, audit the models three ways (the paper's method,
+    /// spurion's, probabilities as latent), and score the findings: the method's report card.
+    Benchmark(BenchmarkArgs),
+    /// Write a probe set as images with a manifest, to score with a model that runs elsewhere
+    /// (then `spurion audit --probes DIR --scores FILE`).
+    Probes(ProbesArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProbesArgs {
+    /// Probe family: solid, patch, gratings or noise.
+    #[arg(long, value_parser = parsed(str::parse::<ProbeFamily>))]
+    family: ProbeFamily,
+    /// Number of probes.
+    #[arg(long, default_value_t = spurion::config::DEFAULT_PROBES)]
+    count: usize,
+    /// Image size, HxW or N: the classifier's input size.
+    #[arg(allow_hyphen_values = true, long, value_name = "HxW", value_parser = parsed(parse_size))]
+    size: [usize; 2],
+    /// Seed of the probe set (the same set `audit --probes FAMILY --seed S` generates).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder [default: spurion-probes].
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Replace --out even if spurion did not write it (never an input).
+    #[arg(long)]
+    force: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct BenchmarkArgs {
+    /// Three cases (a colour, a corner mark, a clean model): a few minutes.
+    #[arg(long)]
+    quick: bool,
+    #[command(flatten)]
+    run: RunArgs,
+    #[command(flatten)]
+    out: OutArgs,
 }
 
 /// A value parser from a library parser: clap adds the flag's name, so only the detail of the
@@ -92,7 +137,7 @@ impl RunArgs {
 #[derive(Args, Debug)]
 struct OutArgs {
     /// Output folder [default: spurion-out for reproduce, spurion-audit for audit,
-    /// spurion-model for train].
+    /// spurion-model for train, spurion-benchmark for benchmark].
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Replace --out even if spurion did not write it (never an input).
@@ -124,9 +169,23 @@ struct MethodArgs {
     /// write byte-identical files.
     #[arg(long)]
     no_timings: bool,
+    /// Random probes in each causal test's null (at least 20).
+    #[arg(long, default_value_t = CausalSettings::default().null_probes)]
+    null_probes: usize,
+    /// Most held-out real images each causal test uses.
+    #[arg(long, default_value_t = CausalSettings::default().images)]
+    causal_images: usize,
 }
 
 impl MethodArgs {
+    fn causal(&self) -> CausalSettings {
+        CausalSettings {
+            null_probes: self.null_probes,
+            images: self.causal_images,
+            ..CausalSettings::default()
+        }
+    }
+
     fn settings(&self) -> MethodSettings {
         MethodSettings {
             k: self.k,
@@ -273,20 +332,27 @@ struct TrainArgs {
 #[command(allow_negative_numbers = true)]
 struct AuditArgs {
     /// The classifier: a spurion model folder (from `spurion train`) or an .onnx file.
-    #[arg(long, value_name = "PATH")]
-    model: PathBuf,
-    /// Probe set: solid, patch, gratings, noise, or a folder of images.
-    #[arg(long, value_name = "SPEC", default_value = "solid", value_parser = parsed(str::parse::<ProbeChoice>))]
-    probes: ProbeChoice,
+    #[arg(long, value_name = "PATH", required_unless_present = "scores")]
+    model: Option<PathBuf>,
+    /// Instead of a model: the probabilities of the probe folder given as --probes (written
+    /// by `spurion probes`), as CSV (id, then one column per class) or .npy (N x C, in
+    /// manifest order). No causal test is possible without a model.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    scores: Option<PathBuf>,
+    /// Probe sets, each run in turn: solid, patch, gratings, noise, or a folder of images
+    /// (comma-separated, e.g. solid,patch,noise).
+    #[arg(long, value_name = "SPEC", value_delimiter = ',', default_value = "solid", value_parser = parsed(str::parse::<ProbeChoice>))]
+    probes: Vec<ProbeChoice>,
     /// Number of generated probes (default 10000); for a folder, the most images used.
     #[arg(long)]
     probes_count: Option<usize>,
     /// VAE latent dimension.
     #[arg(long, default_value_t = audit_defaults().latent_dim)]
     latent_dim: usize,
-    /// Probes per inference batch (bounds memory).
-    #[arg(long, default_value_t = audit_defaults().batch_size)]
-    batch_size: usize,
+    /// Probes per inference batch (bounds memory) [default: 512, fewer for large inputs: about
+    /// 16 MiB of input per batch, 27 at 224x224].
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// The VAE trains on at most this many probes (a seeded sample when there are more).
     #[arg(long, default_value_t = audit_defaults().vae_train_probes)]
     vae_train_probes: usize,
@@ -294,6 +360,15 @@ struct AuditArgs {
     /// for spurion models: the validation split of their training data.
     #[arg(long, value_name = "PATH")]
     holdout: Option<PathBuf>,
+    /// The engine for ONNX models: ort (ONNX Runtime, from its shared library), tract (pure
+    /// Rust, built in), or auto (ort when its library is found through --ort-lib or
+    /// ORT_DYLIB_PATH, else tract).
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Auto)]
+    runtime: RuntimeKind,
+    /// ONNX Runtime's shared library (libonnxruntime.so.*, from `pip install onnxruntime` or
+    /// onnxruntime-gpu); default: $ORT_DYLIB_PATH.
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
     /// ONNX preprocessing and output settings from a TOML file (flags override it).
     #[arg(long, value_name = "FILE")]
     preprocess: Option<PathBuf>,
@@ -342,6 +417,15 @@ struct BenchArgs {
     /// Runs per stage (1-100); the best is reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
     repeats: u64,
+    /// Instead of the stages: probes/s of these ONNX models on tract and ONNX Runtime.
+    #[arg(long, value_name = "MODEL")]
+    onnx: Vec<PathBuf>,
+    /// Probes per batch for --onnx (1-4096).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    onnx_batch: u64,
+    /// ONNX Runtime's shared library for --onnx (default: $ORT_DYLIB_PATH).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
     /// No progress output.
     #[arg(long, short)]
     quiet: bool,
@@ -356,6 +440,9 @@ pub fn one_line(message: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// Where Debian's dataset-fashion-mnist puts Fashion-MNIST.
+const FASHION_MNIST: &str = "/usr/share/datasets/fashion-mnist";
 
 /// The shipped MNIST sample: relative to the working folder, else to the source tree.
 fn shipped_data() -> PathBuf {
@@ -383,6 +470,7 @@ impl ReproduceArgs {
             seed: self.run.seed,
             probes: self.probes,
             method: self.method.settings(),
+            causal: self.method.causal(),
             classifier: TrainParams {
                 epochs: self.epochs,
                 batch_size: self.batch_size,
@@ -445,14 +533,21 @@ impl AuditArgs {
             labels: self.labels,
         };
         let config = AuditConfig {
-            model: self.model,
+            model: self.model.unwrap_or_default(),
+            scores: self.scores,
             onnx: flags.over(from_file),
+            runtime: OnnxRuntime {
+                kind: self.runtime,
+                ort_lib: self.ort_lib,
+            },
             preprocess: self.preprocess,
             probes: self.probes,
             probes_count: self.probes_count,
             latent_dim: self.latent_dim,
             seed: self.run.seed,
             method: self.method.settings(),
+            causal: self.method.causal(),
+            representation: defaults.representation,
             vae: self.vae.settings(&defaults.vae),
             vae_train_probes: self.vae_train_probes,
             batch_size: self.batch_size,
@@ -487,6 +582,9 @@ pub fn run(cli: Cli) -> Result<String> {
                     data: shipped_data(),
                     ..ReproduceConfig::default()
                 },
+                onnx: args.onnx,
+                onnx_batch: args.onnx_batch as usize,
+                ort_lib: args.ort_lib,
             };
             let progress = if args.quiet {
                 Progress::hidden()
@@ -499,6 +597,53 @@ pub fn run(cli: Cli) -> Result<String> {
                 std::thread::available_parallelism().map_or(1, |n| n.get()),
                 spurion::bench::backend_threads(),
                 spurion::bench::format_rows(&rows)
+            ))
+        }
+        Command::Benchmark(args) => {
+            let progress = args.run.progress();
+            let config = spurion::benchmark::BenchmarkConfig {
+                quick: args.quick,
+                data: shipped_data(),
+                fashion: Some(PathBuf::from(FASHION_MNIST)).filter(|p| p.exists()),
+                seed: args.run.seed,
+                device: args.run.device,
+                out: args
+                    .out
+                    .out
+                    .unwrap_or_else(|| PathBuf::from("spurion-benchmark")),
+                force: args.out.force,
+            };
+            config.check()?;
+            let r = spurion::benchmark::run(&config, &progress)?;
+            Ok(format!(
+                "{}Results: {}\n",
+                spurion::benchmark::format_table(&r),
+                config.out.join("benchmark.json").display()
+            ))
+        }
+        Command::Probes(args) => {
+            let config = spurion::scores::ProbesConfig {
+                family: args.family,
+                count: args.count,
+                size: args.size,
+                seed: args.seed,
+                out: args.out.unwrap_or_else(|| PathBuf::from("spurion-probes")),
+                force: args.force,
+            };
+            let progress = if args.quiet {
+                Progress::hidden()
+            } else {
+                Progress::stderr()
+            };
+            let entries = spurion::scores::write_probes(&config, &progress)?;
+            Ok(format!(
+                "Wrote {} '{}' probes ({}x{}) and {} to {}\n",
+                entries.len(),
+                config.family.name(),
+                config.size[0],
+                config.size[1],
+                spurion::probes::MANIFEST,
+                config.out.display()
             ))
         }
         Command::Train(args) => {

@@ -8,8 +8,10 @@ use std::str::FromStr;
 use crate::check::{self, positive};
 use crate::data::{self, idx::Transpose, plant};
 use crate::error::{Error, Result};
+use crate::method::causal::CausalSettings;
 use crate::method::{ClusterCount, ShortcutSearch, VaeKind, VaeSettings};
 use crate::model::OnnxSettings;
+use crate::model::runtime::OnnxRuntime;
 use crate::nn::ComputeDevice;
 pub use crate::nn::classifier::TrainParams;
 use crate::nn::vae::{LatentMode, VaeTrainParams};
@@ -40,6 +42,22 @@ impl Default for MethodSettings {
             permutations: 1000,
         }
     }
+}
+
+/// The causal test's settings: enough random probes for a 95th percentile, some images.
+fn check_causal(c: &CausalSettings) -> Result<()> {
+    if c.null_probes < 20 {
+        return Err(Error::param(
+            "null-probes",
+            format!(
+                "expected at least 20 (a 95th percentile needs them), got {}",
+                c.null_probes
+            ),
+        ));
+    }
+    check::at_most("null-probes", c.null_probes, 100_000)?;
+    positive("causal-images", c.images)?;
+    check::at_most("causal-images", c.images, 100_000)
 }
 
 impl MethodSettings {
@@ -84,6 +102,8 @@ pub struct ReproduceConfig {
     /// Number of solid-colour probes per trial.
     pub probes: usize,
     pub method: MethodSettings,
+    /// The causal test of each cluster on held-out digits.
+    pub causal: CausalSettings,
     /// The classifier's training.
     pub classifier: TrainParams,
     pub vae: VaeSettings,
@@ -118,6 +138,7 @@ impl Default for ReproduceConfig {
             seed: 0,
             probes: 10_000,
             method: MethodSettings::default(),
+            causal: CausalSettings::default(),
             classifier: TrainParams {
                 epochs: 1,
                 batch_size: 32,
@@ -176,9 +197,16 @@ impl ReproduceConfig {
             ));
         }
         positive("probes", self.probes)?;
+        if self.probes < 2 {
+            return Err(Error::param(
+                "probes",
+                "expected at least 2: half fit the VAE and the clusters, half are held out",
+            ));
+        }
         positive("trials", self.trials)?;
         check::at_most("trials", self.trials, check::MAX_TRIALS)?;
-        self.method.check(self.probes)?;
+        self.method.check(self.probes / 2)?;
+        check_causal(&self.causal)?;
         check::classifier(&self.classifier)?;
         check_vae(&self.vae)?;
         positive("inference-batch-size", self.batch_size)?;
@@ -202,12 +230,34 @@ fn data_input(t: OutputTarget, flag: &'static str, path: &std::path::Path) -> Ou
     }
 }
 
+/// What an audit clusters the probes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Representation {
+    /// The latent space of a VAE trained on the probes (the method).
+    #[default]
+    Vae,
+    /// The classifier's probabilities as the latent space: a baseline that needs no VAE and
+    /// scores ACP at its ceiling, whatever the probes look like.
+    ProbabilitiesAsLatent,
+}
+
 /// Which probes an audit uses.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeChoice {
     Family(ProbeFamily),
     Folder(PathBuf),
+}
+
+impl ProbeChoice {
+    /// The family's name, or the folder's path.
+    pub fn name(&self) -> String {
+        match self {
+            ProbeChoice::Family(f) => f.name().to_string(),
+            ProbeChoice::Folder(p) => p.display().to_string(),
+        }
+    }
 }
 
 /// A family name, or a folder of images.
@@ -254,23 +304,39 @@ pub fn parse_size(s: &str) -> Result<[usize; 2]> {
 /// Validated settings of `spurion audit`. Field names match the flags.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AuditConfig {
+    /// The classifier; empty when `scores` stands in for it.
     pub model: PathBuf,
+    /// Probabilities computed elsewhere for a probe folder written by `spurion probes` (CSV or
+    /// .npy), instead of a model.
+    #[serde(default)]
+    pub scores: Option<PathBuf>,
     /// ONNX input/output settings (ignored for spurion checkpoints).
     pub onnx: OnnxSettings,
+    /// The engine that runs an ONNX model.
+    #[serde(default)]
+    pub runtime: OnnxRuntime,
     /// The preprocessing file `onnx` was read from, if any.
     #[serde(default)]
     pub preprocess: Option<PathBuf>,
-    pub probes: ProbeChoice,
+    /// Probe families (or folders), each run in turn.
+    pub probes: Vec<ProbeChoice>,
     /// Generated probes; for a folder, the most images used (None: all).
     pub probes_count: Option<usize>,
     pub latent_dim: usize,
     pub seed: u64,
     pub method: MethodSettings,
+    /// The causal test of each cluster on held-out real images.
+    pub causal: CausalSettings,
+    /// What the probes are clustered in: a VAE's latent space, or (a baseline) the
+    /// classifier's probabilities themselves.
+    pub representation: Representation,
     pub vae: VaeSettings,
     /// The VAE trains on at most this many probes (a seeded sample when there are more).
     pub vae_train_probes: usize,
-    /// Probes per inference batch: bounds memory for large probe sets.
-    pub batch_size: usize,
+    /// Probes per inference batch: bounds memory for large probe sets. None: from the
+    /// model's input size ([`AuditConfig::batch_for`]).
+    #[serde(default)]
+    pub batch_size: Option<usize>,
     /// Held-out real images for the causal check: an IDX pair, an ImageFolder or a folder of
     /// images. Default for spurion checkpoints: the validation split of their training data.
     pub holdout: Option<PathBuf>,
@@ -283,6 +349,11 @@ pub struct AuditConfig {
     pub force: bool,
 }
 
+/// Input bytes of one inference batch when `--batch-size` is not given.
+pub const AUTO_BATCH_BYTES: usize = 16 << 20;
+/// The largest batch chosen from the input size.
+pub const MAX_AUTO_BATCH: usize = 512;
+
 /// Generated probes when `--probes-count` is not given.
 pub const DEFAULT_PROBES: usize = 10_000;
 
@@ -290,13 +361,17 @@ impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             model: PathBuf::new(),
+            scores: None,
             onnx: OnnxSettings::default(),
+            runtime: OnnxRuntime::default(),
             preprocess: None,
-            probes: ProbeChoice::Family(ProbeFamily::Solid),
+            probes: vec![ProbeChoice::Family(ProbeFamily::Solid)],
             probes_count: None,
             latent_dim: 3,
             seed: 0,
             method: MethodSettings::default(),
+            causal: CausalSettings::default(),
+            representation: Representation::Vae,
             vae: VaeSettings {
                 kind: VaeKind::Guided,
                 size: 16,
@@ -304,7 +379,7 @@ impl Default for AuditConfig {
                 training: VaeTrainParams::default(),
             },
             vae_train_probes: 20_000,
-            batch_size: 512,
+            batch_size: None,
             holdout: None,
             record_timings: true,
             device: ComputeDevice::Cpu,
@@ -316,6 +391,20 @@ impl Default for AuditConfig {
 
 impl AuditConfig {
     pub fn check(&self) -> Result<()> {
+        if self.probes.is_empty() {
+            return Err(Error::param(
+                "probes",
+                "expected at least one probe family or folder",
+            ));
+        }
+        for (i, p) in self.probes.iter().enumerate() {
+            if self.probes[..i].contains(p) {
+                return Err(Error::param(
+                    "probes",
+                    format!("{} is given twice", p.name()),
+                ));
+            }
+        }
         positive("latent-dim", self.latent_dim)?;
         if let Some(n) = self.probes_count {
             positive("probes-count", n)?;
@@ -324,17 +413,72 @@ impl AuditConfig {
         }
         self.method.check(self.probes_count.unwrap_or(usize::MAX))?;
         check_vae(&self.vae)?;
-        positive("batch-size", self.batch_size)?;
+        if let Some(b) = self.batch_size {
+            positive("batch-size", b)?;
+        }
         positive("vae-train-probes", self.vae_train_probes)?;
         self.device.device()?;
+        self.check_classifier()?;
         self.output().check()
+    }
+
+    /// Probes per inference batch for a model taking `[h, w]` images: `batch_size`, else as
+    /// many as [`AUTO_BATCH_BYTES`] of input hold (at most [`MAX_AUTO_BATCH`]): a model's
+    /// activations take several times its input, so a fixed batch of large images (512 at
+    /// 224x224 peaked at 4 GiB with ResNet-50) costs far more memory than it saves time.
+    pub fn batch_for(&self, [h, w]: [usize; 2]) -> usize {
+        self.batch_size
+            .unwrap_or_else(|| (AUTO_BATCH_BYTES / (3 * h * w * 4).max(1)).clamp(1, MAX_AUTO_BATCH))
+    }
+
+    /// A model, or scores for one probe folder (and then nothing that needs the model).
+    fn check_classifier(&self) -> Result<()> {
+        let Some(scores) = &self.scores else {
+            if self.model.as_os_str().is_empty() {
+                return Err(Error::param(
+                    "model",
+                    "expected a classifier (a spurion model folder or an .onnx file), or \
+                     --scores FILE with the probabilities of a probe folder",
+                ));
+            }
+            return Ok(());
+        };
+        let refuse = |what: &str| {
+            Err(Error::param(
+                "scores",
+                format!("{} gives the probabilities, so {what}", scores.display()),
+            ))
+        };
+        if !self.model.as_os_str().is_empty() {
+            return refuse("--model cannot be given too");
+        }
+        if !matches!(self.probes[..], [ProbeChoice::Folder(_)]) {
+            return refuse(
+                "--probes must be the one probe folder they score (written by `spurion probes`)",
+            );
+        }
+        if self.probes_count.is_some() {
+            return refuse("--probes-count cannot pick a subset: every probe listed is used");
+        }
+        if self.holdout.is_some() {
+            return refuse(
+                "--holdout cannot be used: the causal test runs the model on real images",
+            );
+        }
+        Ok(())
     }
 
     /// Where the report goes, and every input it must not replace: the model (and, for a
     /// spurion checkpoint, the data it was trained on), the probe and hold-out folders, the
     /// preprocessing and labels files.
     pub fn output(&self) -> OutputTarget {
-        let mut t = OutputTarget::new(&self.out, self.force).input("model", &self.model);
+        let mut t = OutputTarget::new(&self.out, self.force);
+        if !self.model.as_os_str().is_empty() {
+            t = t.input("model", &self.model);
+        }
+        if let Some(s) = &self.scores {
+            t = t.input("scores", s);
+        }
         let model_dir = if self.model.is_dir() {
             Some(self.model.as_path())
         } else {
@@ -343,8 +487,10 @@ impl AuditConfig {
         if let Some(data) = model_dir.and_then(crate::model::recorded_data) {
             t = data_input(t, "model", &data);
         }
-        if let ProbeChoice::Folder(p) = &self.probes {
-            t = t.input("probes", p);
+        for p in &self.probes {
+            if let ProbeChoice::Folder(p) = p {
+                t = t.input("probes", p);
+            }
         }
         if let Some(h) = &self.holdout {
             t = data_input(t, "holdout", h);
@@ -352,6 +498,7 @@ impl AuditConfig {
         for (flag, path) in [
             ("preprocess", &self.preprocess),
             ("labels", &self.onnx.labels),
+            ("ort-lib", &self.runtime.ort_lib),
         ] {
             if let Some(p) = path {
                 t = t.input(flag, p);
@@ -513,7 +660,7 @@ mod tests {
             ),
             (
                 AuditConfig {
-                    batch_size: 0,
+                    batch_size: Some(0),
                     ..AuditConfig::default()
                 },
                 "--batch-size",
@@ -543,6 +690,20 @@ mod tests {
             "noise".parse::<ProbeChoice>().unwrap(),
             ProbeChoice::Family(ProbeFamily::Noise)
         );
+        let twice = AuditConfig {
+            probes: vec![
+                ProbeChoice::Family(ProbeFamily::Solid),
+                ProbeChoice::Family(ProbeFamily::Solid),
+            ],
+            ..AuditConfig::default()
+        };
+        let e = twice.check().unwrap_err().to_string();
+        assert!(e.contains("--probes") && e.contains("twice"), "{e}");
+        let none = AuditConfig {
+            probes: vec![],
+            ..AuditConfig::default()
+        };
+        assert!(none.check().unwrap_err().to_string().contains("--probes"));
         let e = "no-such-thing"
             .parse::<ProbeChoice>()
             .unwrap_err()

@@ -44,6 +44,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod benchmark;
 pub mod config;
 pub mod data;
 pub mod error;
@@ -54,6 +55,7 @@ pub mod probes;
 pub mod report;
 pub mod reproduce;
 pub mod results;
+pub mod scores;
 pub mod train;
 
 mod budget;

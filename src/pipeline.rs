@@ -8,8 +8,9 @@ use crate::data::Images;
 use crate::error::{Error, Result};
 use crate::method::causal::CausalInput;
 use crate::method::projection::Projection2d;
-use crate::method::{self, Latents, RunInput};
-use crate::metrics::Probabilities;
+use crate::method::split::Split;
+use crate::method::{self, Latents, RunInput, ShortcutSearch};
+use crate::metrics::{self, AcpScore, Probabilities};
 use crate::nn::vae::VaeTraining;
 use crate::report::files::{file_at, plotted_classes, run_files};
 use crate::results::{ClusterReport, RunData, RunResult, SavedModel};
@@ -22,17 +23,20 @@ pub(crate) struct Space<'a> {
     /// Title prefix for plots ("trial 0, latent dim 3").
     pub label: String,
     pub class_names: &'a [String],
+    /// Probabilities and latents of every probe.
     pub probs: &'a Probabilities,
     pub latents: Latents,
+    /// The probes the clusters are fitted on, and those held out for everything else.
+    pub split: &'a Split,
     pub method: &'a MethodSettings,
     /// Where the step's generators come from.
     pub seeds: SeedPath,
-    /// The VAE's decoder: latent points to images.
-    pub decode: &'a dyn Fn(&[f32]) -> Result<Images>,
+    /// The VAE's decoder (latent points to images); None for a baseline without one.
+    pub decode: Option<crate::method::analysis::Decoder<'a>>,
     pub probe_images: &'a dyn Fn(&[usize]) -> Result<Images>,
     pub causal: Option<&'a CausalInput<'a>>,
-    pub vae: SavedModel,
-    pub vae_training: VaeTraining,
+    pub vae: Option<SavedModel>,
+    pub vae_training: Option<VaeTraining>,
 }
 
 /// Names the class of a k-means error instead of its index, and blames `--k` when a class
@@ -61,6 +65,25 @@ fn name_class(e: Error, class_names: &[String]) -> Error {
     }
 }
 
+/// ACP on the held-out probes of clusters fitted on the others: how the paper's method and
+/// the probabilities-as-latent baseline are scored beside the run.
+pub(crate) fn held_out_score(
+    search: &ShortcutSearch,
+    latents: &Latents,
+    probs: &Probabilities,
+    split: &Split,
+    seeds: &SeedPath,
+) -> Result<AcpScore> {
+    let fitted = search.fit_at(
+        &latents.select(&split.fit),
+        &probs.select(&split.fit),
+        seeds,
+    )?;
+    let held = latents.select(&split.held);
+    let assignment = metrics::assign_nearest(held.as_slice(), &fitted.centroids, latents.dim());
+    metrics::score(&probs.select(&split.held), &fitted.owners, &assignment)
+}
+
 /// Seconds [`run_space`] spent on the search (step 4) and on the analysis after it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SpaceTimes {
@@ -72,14 +95,20 @@ pub(crate) struct SpaceTimes {
 pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
     let started = std::time::Instant::now();
     let search = space.method.search()?;
+    let fit = &space.split.fit;
     let shortcuts = search
-        .fit_at(&space.latents, space.probs, &space.seeds)
+        .fit_at(
+            &space.latents.select(fit),
+            &space.probs.select(fit),
+            &space.seeds,
+        )
         .map_err(|e| name_class(e, space.class_names))?;
     let search_s = started.elapsed().as_secs_f64();
     let analysis = method::analyse(&RunInput {
         class_names: space.class_names,
         probs: space.probs,
         latents: &space.latents,
+        held: &space.split.held,
         shortcuts: &shortcuts,
         weight_exponent: space.method.weight_exponent,
         decode: space.decode,
@@ -103,11 +132,14 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
         search: search_s,
         analysis: started.elapsed().as_secs_f64() - search_s,
     };
-    let s = &shortcuts.score;
+    let s = &analysis.score;
     let run = RunResult {
         latent_dim: shortcuts.dim,
         ks: shortcuts.ks.clone(),
         paper_method: None,
+        probabilities_as_latent: None,
+        probes_fit: space.split.fit.len(),
+        probes_held_out: space.split.held.len(),
         acp: s.acp,
         chance: s.chance,
         ceiling: s.ceiling,
@@ -115,11 +147,16 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
         empty_clusters: s.empty_clusters,
         vae: space.vae_training,
         clusters,
+        findings: analysis.findings.clone(),
         projection: Projection2d {
             pca: analysis.projection.is_pca,
             explained_variance: analysis.projection.explained,
         },
-        files: run_files(rel, &plotted_classes(space.class_names.len())),
+        files: run_files(
+            rel,
+            &plotted_classes(space.class_names.len()),
+            space.vae.is_some(),
+        ),
         data: Some(Box::new(RunData {
             label: space.label,
             class_names: space.class_names.to_vec(),

@@ -182,6 +182,91 @@ impl ProbeSpec {
     }
 }
 
+/// The file `spurion probes` writes beside the probe images: one row per probe, in probe order.
+pub const MANIFEST: &str = "manifest.csv";
+
+/// One row of a probe folder's [`MANIFEST`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestEntry {
+    /// The probe's id, as a `--scores` CSV names it.
+    pub id: String,
+    /// The image, relative to the folder.
+    pub file: String,
+    pub family: String,
+    /// The seed of the set the probe was generated from.
+    pub seed: u64,
+}
+
+/// Reads `dir`'s manifest (`id,file,family,seed`), if it has one. Ids must be unique and
+/// files must stay inside the folder.
+pub fn read_manifest(dir: &Path) -> Result<Option<Vec<ManifestEntry>>> {
+    let path = dir.join(MANIFEST);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let header = lines.next().map(|(_, l)| l.trim());
+    if header != Some("id,file,family,seed") {
+        return Err(Error::data(
+            &path,
+            "expected the header id,file,family,seed (a manifest written by `spurion probes`)",
+        ));
+    }
+    let mut entries = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (i, line) in lines {
+        let bad = |what: &str| Error::data(&path, format!("line {}: {what}", i + 1));
+        let fields: Vec<&str> = line.trim().split(',').collect();
+        let [id, file, family, seed] = fields[..] else {
+            return Err(bad("expected 4 fields: id,file,family,seed"));
+        };
+        let seed = seed
+            .parse()
+            .map_err(|_| bad(&format!("seed '{seed}' is not a whole number")))?;
+        let relative = Path::new(file);
+        if file.is_empty()
+            || relative.is_absolute()
+            || relative
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(bad(&format!(
+                "file '{file}' is not a plain name inside the folder"
+            )));
+        }
+        if !seen.insert(id.to_string()) {
+            return Err(bad(&format!("id '{id}' appears twice")));
+        }
+        entries.push(ManifestEntry {
+            id: id.to_string(),
+            file: file.to_string(),
+            family: family.to_string(),
+            seed,
+        });
+    }
+    if entries.is_empty() {
+        return Err(Error::data(&path, "no probes listed"));
+    }
+    Ok(Some(entries))
+}
+
+/// All of `paths`, or a sample of `limit` drawn with `rng` kept in their order.
+fn sample_paths(mut paths: Vec<PathBuf>, limit: Option<usize>, rng: &mut Rng) -> Vec<PathBuf> {
+    if let Some(limit) = limit.filter(|&l| l < paths.len()) {
+        let mut ids = rand::seq::index::sample(rng, paths.len(), limit).into_vec();
+        ids.sort_unstable();
+        paths = ids
+            .into_iter()
+            .map(|i| std::mem::take(&mut paths[i]))
+            .collect();
+    }
+    paths
+}
+
 /// Where probes come from: a generator, or a folder of images (resized to the model's input).
 #[derive(Debug, Clone)]
 pub enum ProbeSource {
@@ -216,8 +301,25 @@ impl ProbeSource {
                 ),
             ));
         }
+        // A folder from `spurion probes`: its manifest's order, which `--scores` follows.
+        if let Some(entries) = read_manifest(root)? {
+            let paths: Vec<PathBuf> = entries.iter().map(|e| root.join(&e.file)).collect();
+            if let Some(missing) = paths.iter().find(|p| !p.is_file()) {
+                return Err(Error::data(
+                    missing,
+                    format!("listed in {MANIFEST} but not a file"),
+                ));
+            }
+            return Ok(ProbeSource::Folder {
+                root: root.to_path_buf(),
+                paths: sample_paths(paths, limit, rng),
+                height,
+                width,
+                skipped: Vec::new(),
+            });
+        }
         let listing = folder::list_images(root)?;
-        let mut paths = listing.files;
+        let paths = listing.files;
         if paths.is_empty() {
             return Err(Error::data(
                 root,
@@ -234,17 +336,9 @@ impl ProbeSource {
                 ),
             ));
         }
-        if let Some(limit) = limit.filter(|&l| l < paths.len()) {
-            let mut ids = rand::seq::index::sample(rng, paths.len(), limit).into_vec();
-            ids.sort_unstable();
-            paths = ids
-                .into_iter()
-                .map(|i| std::mem::take(&mut paths[i]))
-                .collect();
-        }
         Ok(ProbeSource::Folder {
             root: root.to_path_buf(),
-            paths,
+            paths: sample_paths(paths, limit, rng),
             height,
             width,
             skipped: listing.skipped,
@@ -256,6 +350,14 @@ impl ProbeSource {
         match self {
             ProbeSource::Generated(_) => &[],
             ProbeSource::Folder { skipped, .. } => skipped,
+        }
+    }
+
+    /// `[height, width]` of the probes.
+    pub fn size(&self) -> [usize; 2] {
+        match self {
+            ProbeSource::Generated(spec) => [spec.height, spec.width],
+            ProbeSource::Folder { height, width, .. } => [*height, *width],
         }
     }
 
@@ -410,5 +512,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("empty probe folder"), "{e}");
+    }
+
+    #[test]
+    fn manifests_that_point_outside_or_repeat_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(read_manifest(dir.path()).unwrap(), None);
+        std::fs::write(dir.path().join("a.png"), b"").unwrap();
+        for (text, expect) in [
+            (
+                "id,file,family,seed\n0,../x.png,solid,1\n",
+                "not a plain name",
+            ),
+            (
+                "id,file,family,seed\n0,/etc/passwd,solid,1\n",
+                "not a plain name",
+            ),
+            (
+                "id,file,family,seed\n0,a.png,solid,1\n0,a.png,solid,1\n",
+                "appears twice",
+            ),
+            ("id,file\n0,a.png\n", "header"),
+            (
+                "id,file,family,seed\n0,a.png,solid,x\n",
+                "not a whole number",
+            ),
+            ("id,file,family,seed\n", "no probes"),
+        ] {
+            std::fs::write(dir.path().join(MANIFEST), text).unwrap();
+            let e = read_manifest(dir.path()).unwrap_err().to_string();
+            assert!(e.contains(expect) && e.contains(MANIFEST), "{text:?}: {e}");
+        }
+        std::fs::write(
+            dir.path().join(MANIFEST),
+            "id,file,family,seed\n0,a.png,solid,1\n1,b.png,solid,1\n",
+        )
+        .unwrap();
+        assert_eq!(read_manifest(dir.path()).unwrap().unwrap().len(), 2);
+        let e = ProbeSource::folder(dir.path(), 4, 4, None, &mut Rng::seed_from_u64(0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("b.png") && e.contains("not a file"), "{e}");
     }
 }

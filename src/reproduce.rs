@@ -13,7 +13,8 @@ use std::time::Instant;
 use crate::config::ReproduceConfig;
 use crate::data::{self, LabeledImages, plant};
 use crate::error::{Error, Result};
-use crate::method::causal::CausalInput;
+use crate::method::causal::{CausalInput, NullCache, draw_probes};
+use crate::method::split::{HELD_SHARE, Split};
 use crate::method::{LatentSpace, Latents, VaeKind};
 use crate::metrics::Probabilities;
 use crate::nn::classifier::{self, Classifier, ClassifierConfig};
@@ -35,11 +36,11 @@ pub struct TrialSetup {
     pub colored_accuracy: f64,
     pub monochrome_accuracy: f64,
     pub swapped_accuracy: f64,
-    /// Held-out digits in monochrome (white strokes), for causal checks.
+    /// Held-out digits in monochrome (white strokes), for causal tests.
     pub held_out: data::Images,
-    /// The classifier's prediction on each of them.
-    pub held_out_pred: Vec<usize>,
     pub probes: ProbeSpec,
+    /// The probes the VAEs and clusters are fitted on, and those held out.
+    pub split: Split,
     pub probs: Probabilities,
     /// The probes as flattened VAE thumbnails.
     pub thumbnails: Vec<f32>,
@@ -94,7 +95,6 @@ pub fn prepare_trial(
     let colored_accuracy = classifier::accuracy(&predict(&val_rgb)?, &val.labels);
     let mono = predict(&val_mono)?;
     let monochrome_accuracy = classifier::accuracy(&mono, &val.labels);
-    let held_out_pred = (0..val_mono.count).map(|i| mono.argmax(i)).collect();
     let swapped_accuracy = classifier::accuracy(&predict(&val_swapped)?, &val.labels);
     timings.classifier += started.elapsed().as_secs_f64();
 
@@ -117,8 +117,12 @@ pub fn prepare_trial(
         monochrome_accuracy,
         swapped_accuracy,
         held_out: val_mono,
-        held_out_pred,
         probes: spec,
+        split: Split::new(
+            config.probes,
+            HELD_SHARE,
+            &SeedPath::root(config.seed).child(t),
+        ),
         probs,
         thumbnails,
     })
@@ -142,6 +146,7 @@ pub fn fit_space(
         vae.config(dim, setup.probs.classes),
         &setup.thumbnails,
         guided.then_some(setup.probs.values.as_slice()),
+        &setup.split.fit,
         &config.vae.training,
         config.batch_size,
         &config.device.device()?,
@@ -162,6 +167,7 @@ pub fn fit_space(
 fn run_dim(
     config: &ReproduceConfig,
     setup: &TrialSetup,
+    causal: &CausalInput,
     dim: usize,
     progress: &Progress,
     timings: &mut Timings,
@@ -188,38 +194,35 @@ fn run_dim(
     timings.vae += started.elapsed().as_secs_f64();
 
     let started = Instant::now();
+    // The paper's search: one cluster per class, p^2.
+    let paper_search = crate::config::MethodSettings {
+        k: crate::method::ClusterCount::Fixed(1),
+        weight_exponent: 2.0,
+        ..config.method.clone()
+    }
+    .search()?;
     let paper = match paper_space {
-        Some(ps) => {
-            let search = crate::config::MethodSettings {
-                k: crate::method::ClusterCount::Fixed(1),
-                weight_exponent: 2.0,
-                ..config.method.clone()
-            }
-            .search()?;
-            let latents = Latents::new(dim, ps.samples.clone())?;
-            Some(search.fit_at(&latents, probs, &seeds)?.score)
-        }
+        Some(ps) => Some(pipeline::held_out_score(
+            &paper_search,
+            &Latents::new(dim, ps.samples.clone())?,
+            probs,
+            &setup.split,
+            &seeds,
+        )?),
         None => None,
     };
+    // The trivial baseline: the classifier's probabilities as the latent space.
+    let as_latent = pipeline::held_out_score(
+        &config.method.search()?,
+        &Latents::new(probs.classes, probs.values.clone())?,
+        probs,
+        &setup.split,
+        &seeds,
+    )?;
     timings.clustering += started.elapsed().as_secs_f64();
 
     let spec = &setup.probes;
     let probe_images = |ids: &[usize]| ProbeSource::Generated(spec.clone()).get(ids);
-    let predict = |imgs: &data::Images| {
-        classifier::predict(
-            &setup.classifier,
-            &setup.classifier_config,
-            imgs,
-            config.batch_size,
-            &device,
-        )
-    };
-    let causal = CausalInput {
-        images: &setup.held_out,
-        description: "held-out monochrome digits".to_string(),
-        predict: &predict,
-        base_pred: setup.held_out_pred.clone(),
-    };
     let decode = |z: &[f32]| vae::decode(&space.vae, &space.config, z, &device);
     let (mut run, times) = pipeline::run_space(Space {
         rel: format!("trial-{trial}/dim-{dim}"),
@@ -227,15 +230,17 @@ fn run_dim(
         class_names,
         probs,
         latents: Latents::new(dim, space.latents(config.method.latent).to_vec())?,
+        split: &setup.split,
         method: &config.method,
         seeds,
-        decode: &decode,
+        decode: Some(&decode),
         probe_images: &probe_images,
-        causal: Some(&causal),
-        vae: SavedModel::of(&space.vae, &space.config, "vae")?,
-        vae_training: space.training.clone(),
+        causal: Some(causal),
+        vae: Some(SavedModel::of(&space.vae, &space.config, "vae")?),
+        vae_training: Some(space.training.clone()),
     })?;
     run.paper_method = paper.as_ref().map(MethodScore::from);
+    run.probabilities_as_latent = Some(MethodScore::from(&as_latent));
     timings.clustering += times.search;
     timings.report += times.analysis;
     progress.println(format!(
@@ -283,6 +288,9 @@ fn check_memory(config: &ReproduceConfig, base: &LabeledImages) -> Result<()> {
         ),
     ])
 }
+
+/// A trial's classifier as a function of images.
+type Predictor<'a> = Box<dyn Fn(&data::Images) -> Result<Probabilities> + Sync + 'a>;
 
 /// Runs `f(0..n)` on `workers` threads; results in index order, or the first error.
 fn parallel_map<T: Send>(
@@ -346,12 +354,51 @@ pub fn reproduce(config: &ReproduceConfig, progress: &Progress) -> Result<Reprod
         add(&t);
         Ok(setup)
     })?;
+    // Each trial's causal tests: its held-out digits, its classifier, and random probes for
+    // the null, shared by its latent dimensions (the null of a mask is measured once).
+    let device = config.device.device()?;
+    let predictors: Vec<Predictor> = setups
+        .iter()
+        .map(|s| -> Predictor {
+            let device = device.clone();
+            Box::new(move |imgs: &data::Images| {
+                classifier::predict(
+                    &s.classifier,
+                    &s.classifier_config,
+                    imgs,
+                    config.batch_size,
+                    &device,
+                )
+            })
+        })
+        .collect();
+    let causal: Vec<CausalInput> = setups
+        .iter()
+        .zip(&predictors)
+        .map(|(s, predict)| {
+            let ids = draw_probes(
+                &s.split.held,
+                config.causal.null_probes,
+                &mut seed::rng(config.seed, Stream::CausalNull, &[s.trial as u64]),
+            );
+            let images = ProbeSource::Generated(s.probes.clone()).get(&ids)?;
+            CausalInput::new(
+                &s.held_out,
+                "held-out monochrome digits".into(),
+                predict.as_ref(),
+                (ids, images),
+                config.causal.clone(),
+                NullCache::default(),
+            )
+        })
+        .collect::<Result<_>>()?;
     let dims = config.dims.len();
     let mut runs = parallel_map(config.trials * dims, config.threads, |job| {
         let mut t = Timings::default();
         let run = run_dim(
             config,
             &setups[job / dims],
+            &causal[job / dims],
             config.dims[job % dims],
             progress,
             &mut t,

@@ -7,7 +7,7 @@
 use crate::config::{AuditConfig, ReproduceConfig};
 use crate::data::Images;
 use crate::method::projection::Projection2d;
-use crate::method::{ClusterStats, Latents, RunAnalysis, Shortcuts};
+use crate::method::{ClusterStats, Finding, Latents, RunAnalysis, Shortcuts};
 use crate::metrics::Probabilities;
 use crate::model::ModelInfo;
 use crate::nn::vae::VaeConfig;
@@ -45,14 +45,14 @@ pub struct RunData {
     pub probs: Probabilities,
     pub shortcuts: Shortcuts,
     pub analysis: RunAnalysis,
-    /// The VAE, with a [`VaeConfig`] as its config.
-    pub vae: SavedModel,
+    /// The VAE, with a [`VaeConfig`] as its config (None for a baseline without one).
+    pub vae: Option<SavedModel>,
 }
 
 impl RunData {
     /// The VAE's config.
     pub fn vae_config(&self) -> Option<VaeConfig> {
-        serde_json::from_slice(&self.vae.config_json).ok()
+        serde_json::from_slice(&self.vae.as_ref()?.config_json).ok()
     }
 
     /// The decoded prototypes.
@@ -122,11 +122,12 @@ impl std::ops::DerefMut for ClusterReport {
 pub struct RunFiles {
     /// One row per probe: id, probability per class, cluster, its class, weight, x, y.
     pub probes_csv: String,
-    /// Arrays `latents`, `probabilities`, `clusters`, `centroids`, `centroid_classes`,
-    /// `projection` (numpy.load reads it).
+    /// Arrays `latents`, `probabilities`, `clusters`, `held_out`, `centroids`,
+    /// `centroid_classes`, `projection` (numpy.load reads it).
     pub latents_npz: String,
-    pub vae_weights: String,
-    pub vae_config: String,
+    /// The VAE (safetensors and JSON); null without one.
+    pub vae_weights: Option<String>,
+    pub vae_config: Option<String>,
     /// Probes coloured by class probability (one per class; one for two classes).
     pub probability_plots: Vec<String>,
     /// Probes coloured by cluster, centroids marked.
@@ -159,11 +160,20 @@ pub struct RunResult {
     pub latent_dim: usize,
     /// Clusters of each class.
     pub ks: Vec<usize>,
-    /// The paper's method (sampled latents, one cluster per class, p^2) on the same VAE and
-    /// probes, for comparison (reproduce only).
+    /// The paper's method (sampled latents, one cluster per class, p^2) on the same probes,
+    /// for comparison (reproduce only).
     pub paper_method: Option<MethodScore>,
-    /// Average cluster probability (see `metrics`): mean over non-empty clusters of the mean
-    /// probability of the cluster's class over its probes.
+    /// The classifier's probabilities used as the latent space: no VAE, no image content.
+    /// ACP rewards clusters that copy the probabilities, so this baseline sits at the ceiling
+    /// (reproduce only).
+    #[serde(default)]
+    pub probabilities_as_latent: Option<MethodScore>,
+    /// Probes the VAE and the clusters were fitted on, and probes held out: every score
+    /// below is measured on the held-out ones.
+    pub probes_fit: usize,
+    pub probes_held_out: usize,
+    /// Average cluster probability (see `metrics`) on the held-out probes: mean over
+    /// non-empty clusters of the mean probability of the cluster's class over its probes.
     pub acp: f64,
     /// Expected ACP for a random assignment with the same cluster sizes.
     pub chance: f64,
@@ -172,10 +182,12 @@ pub struct RunResult {
     /// (acp - chance) / (ceiling - chance); null when ceiling equals chance.
     pub normalized_acp: Option<f64>,
     pub empty_clusters: usize,
-    /// How the VAE trained (epochs, steps, final negative ELBO per probe).
-    pub vae: crate::nn::vae::VaeTraining,
+    /// How the VAE trained (epochs, steps, final negative ELBO per probe); null without one.
+    pub vae: Option<crate::nn::vae::VaeTraining>,
     /// Every cluster of every class, in class order.
     pub clusters: Vec<ClusterReport>,
+    /// One finding per class: found or not, why, and the numbers behind it.
+    pub findings: Vec<Finding>,
     pub projection: Projection2d,
     pub files: RunFiles,
     /// What the report's files are made from (not in results.json).
@@ -233,6 +245,14 @@ pub struct DimSummary {
     pub paper_method_acp_std: Option<f64>,
     pub paper_method_normalized_mean: Option<f64>,
     pub paper_method_normalized_std: Option<f64>,
+    /// The probabilities-as-latent baseline: normalised ACP mean and std.
+    #[serde(default)]
+    pub probabilities_as_latent_normalized_mean: Option<f64>,
+    #[serde(default)]
+    pub probabilities_as_latent_normalized_std: Option<f64>,
+    /// Trials in which the finding for each class was "found", class by class.
+    #[serde(default)]
+    pub found: Vec<usize>,
 }
 
 /// Seconds per stage, summed over trials (trials may run in parallel, so the stages can add
@@ -320,7 +340,28 @@ pub fn summarize(dims: &[usize], trials: &[TrialResult]) -> Vec<DimSummary> {
                     .filter_map(|p| p.normalized_acp)
                     .collect::<Vec<_>>(),
             );
+            let base = mean_std_nonempty(
+                &runs
+                    .iter()
+                    .filter_map(|r| r.probabilities_as_latent.as_ref()?.normalized_acp)
+                    .collect::<Vec<_>>(),
+            );
+            let classes = runs.first().map_or(0, |r| r.findings.len());
+            let found = (0..classes)
+                .map(|c| {
+                    runs.iter()
+                        .filter(|r| {
+                            r.findings
+                                .get(c)
+                                .is_some_and(|f| f.status == crate::method::Status::Found)
+                        })
+                        .count()
+                })
+                .collect();
             DimSummary {
+                probabilities_as_latent_normalized_mean: base.map(|m| m.0),
+                probabilities_as_latent_normalized_std: base.map(|m| m.1),
+                found,
                 latent_dim,
                 acp_mean,
                 acp_std,
@@ -354,17 +395,14 @@ pub struct AuditResults {
     pub seed: u64,
     pub settings: AuditConfig,
     pub model: ModelInfo,
-    /// What the probes were.
-    pub probes: String,
-    pub probe_count: usize,
     pub class_names: Vec<String>,
-    /// Mean `p_c` over the probes, per class.
-    pub probe_mean_probability: Vec<f64>,
-    /// Probes whose most probable class is c, per class.
-    pub probe_argmax_counts: Vec<usize>,
-    pub run: RunResult,
+    /// One finding per class over all probe families: found or not, why, the numbers behind
+    /// it, and which family's probes it comes from.
+    pub findings: Vec<Finding>,
+    /// One run per probe family.
+    pub runs: Vec<AuditRun>,
     /// What the run passed over (special files or broken links in a probe or hold-out
-    /// folder), one line each.
+    /// folder, hold-out sets without images), one line each.
     #[serde(default)]
     pub warnings: Vec<String>,
     /// Wall-clock seconds; differ between runs with the same seed.
@@ -377,6 +415,21 @@ impl ReproduceResults {
     pub fn paper_row(&self, latent_dim: usize) -> Option<&PaperRow> {
         self.paper.iter().find(|p| p.latent_dim == latent_dim)
     }
+}
+
+/// One probe family's run of an audit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRun {
+    /// The probe choice's name ("solid", "patch", "folder").
+    pub family: String,
+    /// What the probes were.
+    pub probes: String,
+    pub probe_count: usize,
+    /// Mean `p_c` over the probes, per class.
+    pub probe_mean_probability: Vec<f64>,
+    /// Probes whose most probable class is c, per class.
+    pub probe_argmax_counts: Vec<usize>,
+    pub run: RunResult,
 }
 
 #[cfg(test)]

@@ -37,6 +37,12 @@ pub enum Stream {
     Test = 10,
     /// Choosing held-out images for the causal check.
     Holdout = 11,
+    /// Splitting the probes into the part the clusters are fitted on and the held-out part.
+    Split = 12,
+    /// The causal test's bootstrap.
+    Causal = 13,
+    /// The random probes of the causal test's null.
+    CausalNull = 14,
 }
 
 fn splitmix64(mut x: u64) -> u64 {

@@ -64,10 +64,25 @@ fn report_is_self_contained() {
         );
     }
     assert!(html.contains("<svg"), "Table-1 chart missing");
-    // The verdict opens the page, one sentence per class.
+    // The verdict opens the page, one finding per class, as results.json has them.
     let body = html.split("<body>").nth(1).unwrap();
     let verdict = body.split("<h2>").next().unwrap();
-    assert_eq!(verdict.matches("is driven by probes like").count(), 2);
+    // (from trial 0 at the latent dimension with the best mean ACP)
+    let r = &run().results;
+    let best = (0..r.summary.len())
+        .max_by(|&a, &b| r.summary[a].acp_mean.total_cmp(&r.summary[b].acp_mean))
+        .unwrap();
+    let findings = &r.trials[0].runs[best].findings;
+    assert_eq!(findings.len(), 2);
+    let found = findings
+        .iter()
+        .filter(|f| f.status == spurion::method::Status::Found)
+        .count();
+    assert_eq!(verdict.matches("is driven by a shortcut").count(), found);
+    assert_eq!(
+        verdict.matches("Nothing found for class").count(),
+        2 - found
+    );
     assert!(html.contains("Seed <b>0</b>"));
 }
 
@@ -111,11 +126,18 @@ fn npz_and_csv_match_the_results() {
             assert_eq!(get("centroids").2[j * result.latent_dim + d], v as f64);
         }
     }
-    // Cluster sizes and mean probabilities agree with the scores.
+    // Cluster sizes and mean probabilities, on the held-out probes, agree with the scores.
     let clusters = &get("clusters").2;
     let probs = &get("probabilities").2;
+    let held = &get("held_out").2;
+    assert_eq!(
+        held.iter().filter(|&&h| h == 1.0).count(),
+        result.probes_held_out
+    );
     for (j, c) in result.clusters.iter().enumerate() {
-        let members: Vec<usize> = (0..n).filter(|&i| clusters[i] == j as f64).collect();
+        let members: Vec<usize> = (0..n)
+            .filter(|&i| clusters[i] == j as f64 && held[i] == 1.0)
+            .collect();
         assert_eq!(members.len(), c.size);
         let mean = members.iter().map(|&i| probs[i * 2 + c.class]).sum::<f64>() / c.size as f64;
         assert!((mean - c.mean_probability.unwrap()).abs() < 1e-6);
@@ -129,7 +151,7 @@ fn npz_and_csv_match_the_results() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "id,p_0,p_1,cluster,cluster_class,weight,x,y"
+        "id,p_0,p_1,cluster,cluster_class,weight,x,y,part"
     );
     let rows: Vec<Vec<String>> = lines
         .map(|l| l.split(',').map(String::from).collect())
@@ -143,6 +165,8 @@ fn npz_and_csv_match_the_results() {
             assert_eq!(p, probs[i * 2 + c]);
         }
         assert_eq!(row[3].parse::<f64>().unwrap(), clusters[i]);
+        let part = if held[i] == 1.0 { "held-out" } else { "fit" };
+        assert_eq!(row[8], part);
         let owner = row[4].parse::<usize>().unwrap();
         let w: f32 = row[5].parse().unwrap();
         assert!((w as f64 - probs[i * 2 + owner].powi(2)).abs() < 1e-5);
@@ -196,8 +220,8 @@ fn saved_models_load_back() {
     // The saved VAE decodes the saved centroids into the prototypes the report shows.
     let run = &t.runs[0];
     let vae = spurion::method::latent::SavedVae::load(
-        &r.out.join(&run.files.vae_weights),
-        &r.out.join(&run.files.vae_config),
+        &r.out.join(run.files.vae_weights.as_ref().unwrap()),
+        &r.out.join(run.files.vae_config.as_ref().unwrap()),
         &device,
     )
     .unwrap();

@@ -1,26 +1,51 @@
-//! Everything the method says about one latent space, computed without touching the disk:
-//! the clusters of step 4 with their statistics (permutation p-values, causal checks, weight
-//! shares, descriptions), the decoded prototypes and the probes nearest each centroid, and
-//! the 2-D view of the latents. [`crate::report`] renders it.
+//! Everything the method says about one latent space, computed without touching the disk.
+//!
+//! The clusters were fitted on one part of the probes; everything here is measured on the
+//! other, held-out part: ACP, each cluster's mean probability with its interval and its
+//! permutation test ([`super::significance`]), the weight shares and descriptions. Each
+//! cluster's prototype (its decoded centroid) is tested on real images ([`super::causal`]),
+//! and [`super::verdict`] turns the numbers into a finding per class. The 2-D view covers all
+//! probes. [`crate::report`] renders it.
 
-use super::causal::{CausalCheck, CausalChecks, CausalInput};
-use super::describe::{self, ClusterDescription};
+use super::causal::{CausalInput, CausalTest, Mask, median_image};
+use super::describe::{self, ClusterDescription, Position};
 use super::projection::Projection;
 use super::search::{Latents, Shortcuts, class_weights};
-use super::significance;
+use super::significance::{self, ClusterTest};
+use super::verdict::{self, ClassReach, Finding};
 use crate::data::Images;
 use crate::error::Result;
 use crate::kmeans::sq_dist;
-use crate::metrics::Probabilities;
+use crate::metrics::{self, AcpScore, Probabilities};
 use crate::seed::{SeedPath, Stream};
 
 /// How many probes nearest each centroid the report shows.
 pub const NEAREST_PROBES: usize = 8;
 
-/// Level of the significance test (before the Bonferroni correction).
+/// Level of the significance test (family-wise, over all clusters).
 pub const SIGNIFICANCE_LEVEL: f64 = 0.05;
 
-/// One cluster and what the method found out about it.
+/// How many of a cluster's heaviest held-out probes make its member image (the mask's second
+/// source, and the prototype when there is no decoder).
+const MEMBER_IMAGES: usize = 16;
+
+/// How many held-out probes make the probes' background (their per-pixel median).
+const BACKGROUND_PROBES: usize = 101;
+
+/// Where a cluster's prototype differs from the probes' background.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MaskSummary {
+    /// Share of the image.
+    pub share: f64,
+    /// Centre `[y, x]`, each in `[0, 1]` from the top-left corner.
+    pub centre: Option<[f32; 2]>,
+    /// The ninth of the image the centre is in.
+    pub position: Option<Position>,
+    /// The prototype's mean colour inside the mask.
+    pub color: [f32; 3],
+}
+
+/// One cluster and what the method found out about it, on the held-out probes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterStats {
     /// Class whose weighted k-means produced this cluster (its owner).
@@ -28,59 +53,85 @@ pub struct ClusterStats {
     pub class_name: String,
     /// Index among its class's clusters (0-based).
     pub index: usize,
-    /// Probes whose nearest centroid (among all classes') is this one.
+    /// Held-out probes whose nearest centroid (among all classes') is this one.
     pub size: usize,
     /// Mean probability of the owner class over those probes; null for an empty cluster.
     pub mean_probability: Option<f64>,
-    /// Mean probability of the owner class over all probes (this cluster's chance level).
+    /// A 95% interval for it.
+    pub interval: Option<[f64; 2]>,
+    /// Mean probability of the owner class over all held-out probes (the chance level).
     pub chance: f64,
-    /// Share of the owner class's total probe weight (`p^e`) held by this cluster's probes.
+    /// Share of the owner class's held-out probe weight (`p^e`) held by this cluster.
     pub weight_share: f64,
     /// Centroid in latent space.
     pub centroid: Vec<f32>,
-    /// Ids of the probes nearest the centroid, nearest first.
+    /// Ids of the held-out probes nearest the centroid, nearest first.
     pub nearest_probes: Vec<usize>,
-    /// Permutation-test p-value of `mean_probability` (probabilities shuffled across probes);
-    /// null for an empty cluster or when no test was run.
+    /// Standardised mean probability: standard deviations above chance.
+    pub z: Option<f64>,
+    /// Max-statistic adjusted permutation p-value on the held-out probes; null for an empty
+    /// cluster or when no test ran.
     pub p_value: Option<f64>,
-    /// `p_value` below 0.05 divided by the number of clusters tested (Bonferroni).
+    /// Its 95% interval from the finite number of permutations.
+    pub p_interval: Option<[f64; 2]>,
+    /// `p_value` below the level, 0.05 (family-wise).
     pub significant: bool,
-    /// Blending the prototype into held-out real images: how often predictions flip to this
-    /// cluster's class. Null when no held-out images were available.
-    pub causal: Option<CausalCheck>,
+    /// Where the prototype differs from the probes' background.
+    pub mask: MaskSummary,
+    /// The prototype put into held-out real images; null without real images.
+    pub causal: Option<CausalTest>,
     /// The cluster in words.
     pub description: ClusterDescription,
 }
 
+/// Decodes a centroid into a prototype image.
+pub type Decoder<'a> = &'a dyn Fn(&[f32]) -> Result<Images>;
+
 /// What [`analyse`] needs about one latent space.
 pub struct RunInput<'a> {
     pub class_names: &'a [String],
+    /// Probabilities of every probe.
     pub probs: &'a Probabilities,
+    /// Latents of every probe.
     pub latents: &'a Latents,
+    /// The held-out probes (ids, increasing): everything is measured on them.
+    pub held: &'a [usize],
+    /// The clusters, fitted on the other probes.
     pub shortcuts: &'a Shortcuts,
     /// Probes weigh `p_c^weight_exponent`.
     pub weight_exponent: f64,
-    /// Decodes latent points (`count x dim`) into images: the prototypes.
-    pub decode: &'a dyn Fn(&[f32]) -> Result<Images>,
+    /// Decodes latent points (`count x dim`) into images: the prototypes. None (a baseline
+    /// without a decoder): each cluster's prototype is its heaviest probes' mean.
+    pub decode: Option<Decoder<'a>>,
     /// Returns the probe images with the given ids.
     pub probe_images: &'a dyn Fn(&[usize]) -> Result<Images>,
     /// Permutations of the significance test (0: no test).
     pub permutations: usize,
-    /// Where the significance test's generator comes from.
+    /// Where the generators of the tests come from.
     pub seeds: &'a SeedPath,
-    /// Held-out real images and the classifier, for the causal check (None: skipped).
+    /// Held-out real images and the classifier, for the causal test (None: skipped).
     pub causal: Option<&'a CausalInput<'a>>,
 }
 
 /// The analysis of one latent space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunAnalysis {
+    /// Nearest centroid of every probe.
+    pub assignment: Vec<usize>,
+    /// Whether each probe is held out.
+    pub held_out: Vec<bool>,
+    /// ACP and its references on the held-out probes.
+    pub score: AcpScore,
     pub clusters: Vec<ClusterStats>,
-    /// Decoded centroids, one image per cluster.
+    /// Per class: how well the held-out probes reach it.
+    pub reach: Vec<ClassReach>,
+    /// One finding per class.
+    pub findings: Vec<Finding>,
+    /// Prototypes, one image per cluster.
     pub prototypes: Images,
-    /// The probes nearest each centroid, one batch per cluster.
+    /// The held-out probes nearest each centroid, one batch per cluster.
     pub nearest: Vec<Images>,
-    /// Each class's probe weights `p_c^e`, class by class.
+    /// Each class's probe weights `p_c^e` (every probe), class by class.
     pub class_weights: Vec<Vec<f32>>,
     pub projection: Projection,
     /// Every probe in the 2-D view.
@@ -107,71 +158,162 @@ pub fn nearest_points(points: &[f32], dim: usize, center: &[f32], n: usize) -> V
     d.into_iter().map(|(_, i)| i).collect()
 }
 
-/// Statistics, descriptions, prototypes and the 2-D view of one latent space's clusters.
+/// Mean of images, `3 x h x w`.
+fn mean_image(images: &Images) -> Vec<f32> {
+    let mut m = vec![0.0f32; images.image_len()];
+    for i in 0..images.count {
+        for (a, &v) in m.iter_mut().zip(images.image(i)) {
+            *a += v / images.count as f32;
+        }
+    }
+    m
+}
+
+/// Statistics, tests, descriptions, prototypes and the 2-D view of one latent space's
+/// clusters, and the finding for each class.
 pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
     let s = input.shortcuts;
     let dim = s.dim;
+    let classes = input.class_names.len();
     let points = input.latents.as_slice();
+    let n_all = input.probs.count();
     let m = s.owners.len();
-    let prototypes = (input.decode)(&s.centroids)?;
-    let p_values = if input.permutations > 0 {
-        significance::permutation_pvalues(
-            input.probs,
-            &s.owners,
-            &s.assignment,
-            input.permutations,
-            &mut input.seeds.rng(Stream::Permutation),
-        )
-    } else {
-        vec![None; m]
-    };
-    let tested = p_values.iter().filter(|p| p.is_some()).count();
-    let class_weights: Vec<Vec<f32>> = (0..input.class_names.len())
+    let held = input.held;
+    let held_latents = input.latents.select(held);
+    let held_probs = input.probs.select(held);
+    let assignment = metrics::assign_nearest(points, &s.centroids, dim);
+    let held_assignment: Vec<usize> = held.iter().map(|&i| assignment[i]).collect();
+    let score = metrics::score(&held_probs, &s.owners, &held_assignment)?;
+    let tests = significance::test_clusters(
+        &held_probs,
+        &s.owners,
+        &held_assignment,
+        input.permutations,
+        &mut input.seeds.rng(Stream::Permutation),
+    );
+    let class_weights: Vec<Vec<f32>> = (0..classes)
         .map(|c| class_weights(input.probs, c, input.weight_exponent))
         .collect();
-    let mut causal = input
-        .causal
-        .map(|ci| CausalChecks::new(ci, input.class_names.len()));
+    // Held-out members of each cluster, heaviest first.
+    let members: Vec<Vec<usize>> = (0..m)
+        .map(|j| {
+            let w = &class_weights[s.owners[j]];
+            let mut ids: Vec<usize> = held
+                .iter()
+                .copied()
+                .filter(|&i| assignment[i] == j)
+                .collect();
+            ids.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
+            ids
+        })
+        .collect();
+    let member_means: Vec<Images> = members
+        .iter()
+        .map(|ids| {
+            let imgs = (input.probe_images)(&ids[..ids.len().min(MEMBER_IMAGES)])?;
+            let mut out = Images::empty(imgs.channels, imgs.height, imgs.width);
+            if imgs.count > 0 {
+                out.push(&mean_image(&imgs));
+            }
+            Ok(out)
+        })
+        .collect::<Result<_>>()?;
+    // Prototypes: decoded centroids, or the member means for a baseline without a decoder.
+    let prototypes = match input.decode {
+        Some(decode) => decode(&s.centroids)?,
+        None => {
+            let first = member_means.iter().find(|i| i.count > 0);
+            let (c, h, w) = first.map_or((3, 1, 1), |i| (i.channels, i.height, i.width));
+            let mut out = Images::empty(c, h, w);
+            for mm in &member_means {
+                match mm.count {
+                    0 => out.push(&vec![0.0; c * h * w]),
+                    _ => out.push(mm.image(0)),
+                }
+            }
+            out
+        }
+    };
+    let sample: Vec<usize> = held
+        .iter()
+        .copied()
+        .step_by((held.len() / BACKGROUND_PROBES).max(1))
+        .take(BACKGROUND_PROBES)
+        .collect();
+    let background_probes = (input.probe_images)(&sample)?;
+    let (h, w) = (background_probes.height, background_probes.width);
+    let background = median_image(&background_probes);
+    let held_points = held_latents.as_slice();
+    let mut causal_rng = input.seeds.rng(Stream::Causal);
     let mut clusters = Vec::with_capacity(m);
     let mut nearest_images = Vec::with_capacity(m);
     for (j, &owner) in s.owners.iter().enumerate() {
         let centroid = s.centroid(j).to_vec();
-        let nearest = nearest_points(points, dim, &centroid, NEAREST_PROBES);
+        let nearest: Vec<usize> = nearest_points(held_points, dim, &centroid, NEAREST_PROBES)
+            .into_iter()
+            .map(|k| held[k])
+            .collect();
         nearest_images.push((input.probe_images)(&nearest)?);
         let weights = &class_weights[owner];
-        let members: Vec<usize> = (0..s.assignment.len())
-            .filter(|&i| s.assignment[i] == j)
-            .collect();
-        let description =
-            describe::describe_cluster(members, weights, input.probe_images, &prototypes, j)?;
-        let total: f64 = weights.iter().map(|&w| w as f64).sum();
-        let mine: f64 = s
-            .assignment
-            .iter()
-            .zip(weights)
-            .filter(|&(&a, _)| a == j)
-            .map(|(_, &w)| w as f64)
-            .sum();
-        let score = &s.score.clusters[j];
+        let description = describe::describe_cluster(
+            members[j].clone(),
+            weights,
+            input.probe_images,
+            &prototypes,
+            j,
+        )?;
+        let total: f64 = held.iter().map(|&i| weights[i] as f64).sum();
+        let mine: f64 = members[j].iter().map(|&i| weights[i] as f64).sum();
+        // The prototype and the members at the probes' size, for the mask and the test.
+        let pattern = prototypes.slice(j, j + 1).resize(h, w).data;
+        let member_image = (member_means[j].count > 0).then(|| member_means[j].image(0));
+        let mask = Mask::find(&pattern, member_image, &background, h, w);
+        let summary = MaskSummary {
+            share: mask.share(),
+            centre: mask.centre().map(|(y, x)| [y, x]),
+            position: mask.centre().map(|(y, x)| Position::of(y, x)),
+            color: mask.mean_color(member_image.unwrap_or(&pattern)),
+        };
+        let causal = match input.causal {
+            Some(ci) if mask.share() > 0.0 && ci.images.height == h && ci.images.width == w => {
+                let heaviest = &members[j][..members[j].len().min(MEMBER_IMAGES)];
+                let member_images = (input.probe_images)(heaviest)?;
+                Some(ci.test(&pattern, &member_images, &mask, owner, &mut causal_rng)?)
+            }
+            _ => None,
+        };
+        let t: &ClusterTest = &tests[j];
         clusters.push(ClusterStats {
-            p_value: p_values[j],
-            significant: significance::significant(p_values[j], SIGNIFICANCE_LEVEL, tested),
-            causal: match causal.as_mut() {
-                Some(c) => Some(c.check(&prototypes, j, owner)?),
-                None => None,
-            },
             class: owner,
             class_name: input.class_names[owner].clone(),
             index: s.index_in_class(j),
-            size: score.size,
-            mean_probability: score.mean_probability,
-            chance: score.chance,
+            size: t.n,
+            mean_probability: t.mean_probability,
+            interval: t.interval,
+            chance: t.chance,
             weight_share: if total > 0.0 { mine / total } else { 0.0 },
             centroid,
             nearest_probes: nearest,
+            z: t.z,
+            p_value: t.p_value,
+            p_interval: t.p_interval,
+            significant: t.p_value.is_some_and(|p| p < SIGNIFICANCE_LEVEL),
+            mask: summary,
+            causal,
             description,
         });
     }
+    let reach: Vec<ClassReach> = (0..classes)
+        .map(|c| ClassReach::of(&held_probs, c))
+        .collect();
+    let findings = verdict::findings(
+        input.class_names,
+        &clusters,
+        &reach,
+        input
+            .causal
+            .map(|c| (c.settings.min_effect, c.settings.min_flips)),
+    );
     let projection = Projection::fit(points, dim);
     let xy = projection.apply_all(points);
     let centroids_xy = s
@@ -179,8 +321,14 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
         .chunks_exact(dim)
         .map(|p| projection.apply(p))
         .collect();
+    let held_set: std::collections::HashSet<usize> = held.iter().copied().collect();
     Ok(RunAnalysis {
+        assignment,
+        held_out: (0..n_all).map(|i| held_set.contains(&i)).collect(),
+        score,
         clusters,
+        reach,
+        findings,
         prototypes,
         nearest: nearest_images,
         class_weights,

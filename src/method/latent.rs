@@ -140,14 +140,16 @@ pub struct LatentSpace {
 }
 
 impl LatentSpace {
-    /// Trains the VAE on the thumbnails and encodes them, both ways. Generators: weights
-    /// from `(VaeInit, seeds)`, training from `(VaeTraining, seeds)`, sampled latents from
+    /// Trains the VAE on the thumbnails of probes `fit_rows` (guided by their rows of
+    /// `guide`) and encodes every thumbnail, both ways. Generators: weights from
+    /// `(VaeInit, seeds)`, training from `(VaeTraining, seeds)`, sampled latents from
     /// `(LatentSample, seeds)`.
     #[allow(clippy::too_many_arguments)]
     pub fn fit(
         config: VaeConfig,
         thumbnails: &[f32],
         guide: Option<&[f32]>,
+        fit_rows: &[usize],
         params: &VaeTrainParams,
         batch_size: usize,
         device: &Device,
@@ -155,10 +157,22 @@ impl LatentSpace {
         progress: &Progress,
         label: String,
     ) -> Result<Self> {
+        let rows = |values: &[f32], width: usize| -> Vec<f32> {
+            fit_rows
+                .iter()
+                .flat_map(|&i| &values[i * width..(i + 1) * width])
+                .copied()
+                .collect()
+        };
+        let train_x = rows(thumbnails, config.input_len());
+        let train_guide = match (guide, config.guide_classes) {
+            (Some(g), Some(c)) => Some(rows(g, c)),
+            _ => None,
+        };
         let (vae, training) = fit_vae(
             &config,
-            thumbnails,
-            guide,
+            &train_x,
+            train_guide.as_deref(),
             params,
             device,
             (

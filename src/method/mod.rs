@@ -5,9 +5,12 @@
 //! 2. A VAE trained on the probes gives each a latent point ([`latent`]).
 //! 3. Per class, k-means over the latents weighted by `p_c(x)^2` finds the regions that drive
 //!    the class ([`search`]); ACP scores them ([`crate::metrics`]).
-//! 4. Each cluster is tested against chance ([`significance`]), checked on real images
-//!    ([`causal`]), put in words ([`describe`]), decoded into a prototype and placed in a 2-D
-//!    view ([`projection`]); [`analysis`] gathers it all for one latent space.
+//! 4. The clusters are fitted on one part of the probes ([`split`]) and everything else is
+//!    measured on the other: each cluster is tested against chance ([`significance`]), its
+//!    prototype put into real images against random probes ([`causal`]), put in words
+//!    ([`describe`]) and placed in a 2-D view ([`projection`]); [`analysis`] gathers it all
+//!    for one latent space, and [`verdict`] says per class what was found, or that nothing
+//!    was.
 
 pub mod analysis;
 pub mod causal;
@@ -16,7 +19,10 @@ pub mod latent;
 pub mod projection;
 pub mod search;
 pub mod significance;
+pub mod split;
+pub mod verdict;
 
 pub use analysis::{ClusterStats, RunAnalysis, RunInput, analyse};
 pub use latent::{LatentSpace, VaeKind, VaeSettings};
 pub use search::{ClusterCount, Latents, ShortcutSearch, ShortcutSearchParams, Shortcuts};
+pub use verdict::{Finding, Status};

@@ -127,6 +127,22 @@ impl Checkpoint {
         })
     }
 
+    /// A classifier trained in this process, named `name` in reports.
+    pub(crate) fn in_memory(
+        model: Classifier,
+        config: ClassifierConfig,
+        device: &burn::prelude::Device,
+        name: &str,
+    ) -> Self {
+        Checkpoint {
+            model,
+            config,
+            device: device.clone(),
+            dir: PathBuf::new(),
+            path: PathBuf::from(name),
+        }
+    }
+
     /// The checkpoint folder.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -189,6 +205,7 @@ impl ProbabilityModel for Checkpoint {
             }
             .into(),
             preprocess: None,
+            runtime: "spurion (burn)".into(),
         }
     }
 }

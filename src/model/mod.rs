@@ -11,10 +11,12 @@ mod checkpoint;
 mod onnx;
 pub mod output;
 mod preprocess;
+pub mod runtime;
 mod settings;
 
 pub use checkpoint::{Checkpoint, TRAIN_FRACTION, TrainSummary, recorded_data};
 pub use onnx::OnnxModel;
+pub(crate) use onnx::read_labels;
 pub use preprocess::{InputType, Preprocess};
 pub use settings::{Channels, Layout, OnnxSettings, OutputKind};
 
@@ -62,7 +64,7 @@ use crate::metrics::Probabilities;
 /// assert_eq!(p.count(), 8);
 /// # Ok::<(), spurion::Error>(())
 /// ```
-pub trait ProbabilityModel {
+pub trait ProbabilityModel: Sync {
     /// One name per class, in output order.
     fn class_names(&self) -> &[String];
     /// `[height, width]` of the images the model takes.
@@ -82,6 +84,7 @@ pub trait ProbabilityModel {
             output: OutputKind::Softmax,
             probability: "p_c as the model gives it".into(),
             preprocess: None,
+            runtime: String::new(),
         }
     }
 }
@@ -96,6 +99,8 @@ pub enum ModelFormat {
     Onnx,
     /// A model given through the library.
     Other,
+    /// No model: probabilities read from a file (`audit --scores`).
+    Scores,
 }
 
 /// A short account of the model for reports.
@@ -112,6 +117,10 @@ pub struct ModelInfo {
     pub probability: String,
     /// ONNX preprocessing, when the model is ONNX.
     pub preprocess: Option<Preprocess>,
+    /// What ran the model: "spurion (burn)", "tract", "onnxruntime (LIB), CPU execution
+    /// provider"; empty when nothing did.
+    #[serde(default)]
+    pub runtime: String,
 }
 
 impl std::fmt::Display for ModelFormat {
@@ -120,6 +129,7 @@ impl std::fmt::Display for ModelFormat {
             ModelFormat::Spurion => "spurion",
             ModelFormat::Onnx => "onnx",
             ModelFormat::Other => "other",
+            ModelFormat::Scores => "scores",
         })
     }
 }
@@ -127,21 +137,43 @@ impl std::fmt::Display for ModelFormat {
 /// A classifier loaded from a path: a spurion checkpoint, or an `.onnx` file.
 pub enum LoadedModel {
     Checkpoint(Box<Checkpoint>),
-    Onnx(OnnxModel),
+    Onnx(Box<OnnxModel>),
 }
 
 impl LoadedModel {
     /// Loads an `.onnx` file (with `onnx` settings), or a spurion checkpoint folder (or one of
     /// its files) on `device`.
     pub fn load(path: &Path, onnx: &OnnxSettings, device: &burn::prelude::Device) -> Result<Self> {
+        Self::load_with(path, onnx, &runtime::OnnxRuntime::default(), false, device)
+    }
+
+    /// [`LoadedModel::load`] (which picks the engine as `--runtime auto` does) with the engine
+    /// for an ONNX model given; `cuda` runs it on ONNX
+    /// Runtime's CUDA execution provider.
+    pub fn load_with(
+        path: &Path,
+        onnx: &OnnxSettings,
+        runtime: &runtime::OnnxRuntime,
+        cuda: bool,
+        device: &burn::prelude::Device,
+    ) -> Result<Self> {
         let is_onnx = path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
         if is_onnx {
-            return Ok(LoadedModel::Onnx(OnnxModel::load(path, onnx)?));
+            return Ok(LoadedModel::Onnx(Box::new(OnnxModel::load_with(
+                path, onnx, runtime, cuda,
+            )?)));
         }
         // A checkpoint knows its own input and output: ONNX settings would be ignored.
-        if let Some(flag) = onnx.first_set() {
+        let runtime_flag = if runtime.ort_lib.is_some() {
+            Some("ort-lib")
+        } else if runtime.kind != runtime::RuntimeKind::Auto {
+            Some("runtime")
+        } else {
+            None
+        };
+        if let Some(flag) = onnx.first_set().or(runtime_flag) {
             return Err(crate::Error::param(
                 flag,
                 format!(
@@ -167,7 +199,7 @@ impl LoadedModel {
     fn inner(&self) -> &dyn ProbabilityModel {
         match self {
             LoadedModel::Checkpoint(c) => c.as_ref(),
-            LoadedModel::Onnx(o) => o,
+            LoadedModel::Onnx(o) => o.as_ref(),
         }
     }
 }

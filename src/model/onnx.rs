@@ -14,6 +14,7 @@ use tract_onnx::tract_hir::internal::DimLike;
 
 use super::output::{check_raw_outputs, probability_note, to_probabilities};
 use super::preprocess::{InputType, Preprocess};
+use super::runtime::{Engine, OnnxRuntime, OrtSession, Port};
 use super::settings::{Channels, Layout, OnnxSettings, OutputKind};
 use super::{ModelFormat, ModelInfo, ProbabilityModel};
 use crate::data::Images;
@@ -96,9 +97,21 @@ fn signature(proto: &tract_onnx::pb::ModelProto) -> (Vec<Declared>, Vec<Declared
     )
 }
 
+/// What runs the graph.
+enum Runner {
+    Tract(Arc<TypedRunnableModel>),
+    Ort {
+        session: OrtSession,
+        input: String,
+        output: String,
+    },
+}
+
 /// A compiled ONNX classifier and the preprocessing of its input.
 pub struct OnnxModel {
-    plan: Arc<TypedRunnableModel>,
+    runner: Runner,
+    /// The engine, in words, for the report.
+    runtime: String,
     preprocess: Preprocess,
     /// Values the chosen output holds per image.
     outputs: usize,
@@ -119,14 +132,119 @@ pub const MAX_CLASSES: usize = 25_000;
 type DeclaredDims = Vec<Option<usize>>;
 
 impl OnnxModel {
-    /// Loads and compiles `path` with `settings` (unset values come from what it declares).
+    /// Loads and compiles `path` with `settings` (unset values come from what it declares),
+    /// with tract.
     pub fn load(path: &Path, settings: &OnnxSettings) -> Result<Self> {
-        let bad = |e: &dyn std::fmt::Display| not_usable(path, e);
+        Self::load_with(path, settings, &OnnxRuntime::tract(), false)
+    }
+
+    /// Loads `path` with the engine `runtime` resolves to; `cuda` runs it on ONNX Runtime's
+    /// CUDA execution provider.
+    pub fn load_with(
+        path: &Path,
+        settings: &OnnxSettings,
+        runtime: &OnnxRuntime,
+        cuda: bool,
+    ) -> Result<Self> {
         crate::data::regular_file(path)?;
-        let onnx = tract_onnx::onnx();
+        match runtime.resolve()? {
+            Engine::Tract => Self::load_tract(path, settings),
+            Engine::Ort(lib) => Self::load_ort(path, settings, &lib, cuda),
+        }
+    }
+
+    fn load_ort(path: &Path, settings: &OnnxSettings, lib: &Path, cuda: bool) -> Result<Self> {
+        let session = OrtSession::load(path, lib, cuda)?;
+        let declared = |p: &Port| Declared {
+            name: p.name.clone(),
+            elem_type: p.elem_type,
+            shape: p.shape.clone(),
+        };
+        let inputs: Vec<Declared> = session.inputs.iter().map(declared).collect();
+        let outputs: Vec<Declared> = session.outputs.iter().map(declared).collect();
+        if inputs.len() != 1 {
+            return Err(Error::data(
+                path,
+                format!(
+                    "model has {} inputs ({}): expected one image input",
+                    inputs.len(),
+                    list(&inputs)
+                ),
+            ));
+        }
+        let chosen = choose_output(path, &outputs, settings.output_name.as_deref())?;
+        let input_type = input_type(path, inputs.first())?;
+        let dims: DeclaredDims = session.inputs[0].dims.clone();
+        let (layout, size, channels) = input_geometry(path, settings, &dims, &inputs[0].shape)?;
+        let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
+        let out_dims = session
+            .outputs
+            .iter()
+            .find(|o| o.name == chosen.name)
+            .map(|o| o.dims.clone())
+            .unwrap_or_default();
+        let input = inputs[0].name.clone();
+        let output = chosen.name.clone();
+        let width = match out_dims.as_slice() {
+            [_, Some(w)] | [_, Some(w), Some(1), Some(1)] => *w,
+            // Not declared: what one image gives.
+            _ => {
+                let cc = preprocess.channel_count();
+                let shape = match layout {
+                    Layout::Nchw => [1, cc, size[0], size[1]],
+                    Layout::Nhwc => [1, size[0], size[1], cc],
+                };
+                let blank = vec![0.0f32; cc * size[0] * size[1]];
+                session
+                    .run(&input, &output, shape, &blank, input_type.onnx_code())?
+                    .len()
+            }
+        };
+        check_width(path, width, &chosen.name)?;
+        // The graph's last operator, when tract can read the graph (it may not, for a model
+        // only ONNX Runtime loads).
+        let graph_kind = tract_onnx::onnx()
+            .proto_model_for_path(path)
+            .ok()
+            .and_then(|proto| ends_in(&proto, &chosen.name));
+        let metadata = session.labels.as_deref().map(parse_labels);
+        let (class_names, class_names_source) = class_names(path, settings, metadata, width)?;
+        let (output_kind, output_source) = output_kind(settings, graph_kind, width)?;
+        Ok(OnnxModel {
+            runtime: session.description.clone(),
+            runner: Runner::Ort {
+                session,
+                input,
+                output,
+            },
+            preprocess,
+            outputs: width,
+            input_type,
+            class_names,
+            output: output_kind,
+            output_source,
+            class_names_source,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn load_tract(path: &Path, settings: &OnnxSettings) -> Result<Self> {
+        let bad = |e: &dyn std::fmt::Display| not_usable(path, e);
+        // value_info only hints at shapes, and exporters write hints that disagree with the
+        // batch size spurion sets (Paddle2ONNX's `DynamicDimension.0`): tract infers them.
+        let onnx = tract_onnx::onnx().with_ignore_value_info(true);
         let proto = onnx.proto_model_for_path(path).map_err(|e| bad(&e))?;
         let (inputs, outputs) = signature(&proto);
-        let mut model = onnx.model_for_proto_model(&proto).map_err(|e| bad(&e))?;
+        // The model's folder is where external data files (`model.onnx.data`) are found.
+        let dir = path.parent().and_then(|d| d.to_str());
+        let parsed = onnx.parse(&proto, dir).map_err(|e| bad(&e))?;
+        if !parsed.unresolved_inputs.is_empty() {
+            return Err(bad(&format!(
+                "inputs {:?} are used but never defined",
+                parsed.unresolved_inputs
+            )));
+        }
+        let mut model = parsed.model;
         if model.inputs.len() != 1 {
             return Err(Error::data(
                 path,
@@ -156,32 +274,13 @@ impl OnnxModel {
         let (layout, size, channels) = input_geometry(path, settings, &declared, shape_text)?;
         let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
         let (plan, width) = compile(path, model, &preprocess, input_type, chosen)?;
-        if width > MAX_CLASSES {
-            return Err(Error::data(
-                path,
-                format!(
-                    "output '{}' has {width} values per image: spurion audits at most \
-                     {MAX_CLASSES} classes",
-                    chosen.name
-                ),
-            ));
-        }
-        let (class_names, class_names_source) = class_names(path, settings, &proto, width)?;
-        // Unless told, what the graph's last operator makes of the scores: a final Softmax or
-        // Sigmoid means probabilities (applying it again would be silently wrong).
-        let (output, output_source) = match (settings.output, ends_in(&proto, &chosen.name)) {
-            (Some(o), _) => (o, OutputSource::Given),
-            (None, Some(o)) => (o, OutputSource::Graph),
-            (None, None) => (OutputKind::Logits, OutputSource::Default),
-        };
-        if width == 1 && output == OutputKind::Softmax {
-            return Err(Error::param(
-                "output",
-                "softmax over a single output is always 1: use sigmoid or logits",
-            ));
-        }
+        check_width(path, width, &chosen.name)?;
+        let (class_names, class_names_source) =
+            class_names(path, settings, metadata_labels(&proto), width)?;
+        let (output, output_source) = output_kind(settings, ends_in(&proto, &chosen.name), width)?;
         Ok(OnnxModel {
-            plan,
+            runner: Runner::Tract(plan),
+            runtime: "tract".to_string(),
             preprocess,
             outputs: width,
             input_type,
@@ -197,6 +296,47 @@ impl OnnxModel {
     pub fn preprocess(&self) -> &Preprocess {
         &self.preprocess
     }
+}
+
+/// At most [`MAX_CLASSES`] values per image.
+fn check_width(path: &Path, width: usize, name: &str) -> Result<()> {
+    if width == 0 {
+        return Err(Error::data(
+            path,
+            format!("output '{name}' has no classes: expected [batch, classes]"),
+        ));
+    }
+    if width > MAX_CLASSES {
+        return Err(Error::data(
+            path,
+            format!(
+                "output '{name}' has {width} values per image: spurion audits at most \
+                 {MAX_CLASSES} classes"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Unless told, what the graph's last operator makes of the scores: a final Softmax or
+/// Sigmoid means probabilities (applying it again would be silently wrong).
+fn output_kind(
+    settings: &OnnxSettings,
+    graph: Option<OutputKind>,
+    width: usize,
+) -> Result<(OutputKind, OutputSource)> {
+    let (output, source) = match (settings.output, graph) {
+        (Some(o), _) => (o, OutputSource::Given),
+        (None, Some(o)) => (o, OutputSource::Graph),
+        (None, None) => (OutputKind::Logits, OutputSource::Default),
+    };
+    if width == 1 && output == OutputKind::Softmax {
+        return Err(Error::param(
+            "output",
+            "softmax over a single output is always 1: use sigmoid or logits",
+        ));
+    }
+    Ok((output, source))
 }
 
 /// Where the output kind came from.
@@ -454,7 +594,7 @@ fn compile(
 fn class_names(
     path: &Path,
     settings: &OnnxSettings,
-    proto: &tract_onnx::pb::ModelProto,
+    metadata: Option<Vec<String>>,
     width: usize,
 ) -> Result<(Vec<String>, String)> {
     let expected = if width == 1 { 2 } else { width };
@@ -463,7 +603,7 @@ fn class_names(
             read_labels(labels)?,
             format!("labels file {}", labels.display()),
         )
-    } else if let Some(names) = metadata_labels(proto) {
+    } else if let Some(names) = metadata {
         (names, "model metadata".to_string())
     } else {
         (
@@ -488,7 +628,7 @@ fn class_names(
     Ok((names, source))
 }
 
-fn read_labels(path: &Path) -> Result<Vec<String>> {
+pub(crate) fn read_labels(path: &Path) -> Result<Vec<String>> {
     let text = crate::data::read_text(path)?;
     let names: Vec<String> = text
         .lines()
@@ -512,11 +652,16 @@ fn metadata_labels(proto: &tract_onnx::pb::ModelProto) -> Option<Vec<String>> {
         .metadata_props
         .iter()
         .find(|p| p.key == "class_names" || p.key == "labels")?;
-    let v = entry.value.trim();
+    Some(parse_labels(&entry.value))
+}
+
+/// A metadata value holding class names: a JSON list, or comma-separated.
+fn parse_labels(value: &str) -> Vec<String> {
+    let v = value.trim();
     if let Ok(list) = serde_json::from_str::<Vec<String>>(v) {
-        return Some(list);
+        return list;
     }
-    Some(v.split(',').map(|s| s.trim().to_string()).collect())
+    v.split(',').map(|s| s.trim().to_string()).collect()
 }
 
 impl ProbabilityModel for OnnxModel {
@@ -558,22 +703,14 @@ impl ProbabilityModel for OnnxModel {
             Layout::Nchw => [images.count, cc, pre.height, pre.width],
             Layout::Nhwc => [images.count, pre.height, pre.width, cc],
         };
-        let tensor = Tensor::from_shape(&shape, &input)
-            .and_then(|t| Ok(t.cast_to_dt(self.input_type.datum())?.into_owned()))
-            .map_err(|e| Error::Model(format!("building the input: {e}")))?;
-        let result = self
-            .plan
-            .run(tvec!(tensor.into()))
-            .map_err(|e| Error::Model(format!("running {}: {e}", self.path.display())))?;
-        let out = result[0]
-            .cast_to::<f32>()
-            .map_err(|e| Error::Model(format!("reading the output: {e}")))?;
-        let raw: Vec<f32> = out
-            .to_plain_array_view::<f32>()
-            .map_err(|e| Error::Model(format!("reading the output: {e}")))?
-            .iter()
-            .copied()
-            .collect();
+        let raw = match &self.runner {
+            Runner::Tract(plan) => self.run_tract(plan, &shape, &input)?,
+            Runner::Ort {
+                session,
+                input: name,
+                output,
+            } => session.run(name, output, shape, &input, self.input_type.onnx_code())?,
+        };
         if raw.len() != images.count * self.outputs {
             return Err(Error::Model(format!(
                 "model returned {} values for {} images of {} outputs",
@@ -609,7 +746,33 @@ impl ProbabilityModel for OnnxModel {
                 }
             ),
             preprocess: Some(self.preprocess.clone()),
+            runtime: self.runtime.clone(),
         }
+    }
+}
+
+impl OnnxModel {
+    fn run_tract(
+        &self,
+        plan: &Arc<TypedRunnableModel>,
+        shape: &[usize; 4],
+        input: &[f32],
+    ) -> Result<Vec<f32>> {
+        let tensor = Tensor::from_shape(shape, input)
+            .and_then(|t| Ok(t.cast_to_dt(self.input_type.datum())?.into_owned()))
+            .map_err(|e| Error::Model(format!("building the input: {e}")))?;
+        let result = plan
+            .run(tvec!(tensor.into()))
+            .map_err(|e| Error::Model(format!("running {}: {e}", self.path.display())))?;
+        let out = result[0]
+            .cast_to::<f32>()
+            .map_err(|e| Error::Model(format!("reading the output: {e}")))?;
+        Ok(out
+            .to_plain_array_view::<f32>()
+            .map_err(|e| Error::Model(format!("reading the output: {e}")))?
+            .iter()
+            .copied()
+            .collect())
     }
 }
 

@@ -265,7 +265,12 @@ pub fn train(
 ) -> Result<(Vae, VaeTraining)> {
     let ad = device.clone().autodiff();
     let d = config.input_len();
-    let n = x.len() / d;
+    let n = x.len() / d.max(1);
+    if n == 0 {
+        return Err(crate::Error::Invalid(
+            "the VAE has no probes to train on".into(),
+        ));
+    }
     let mut model = seeded_init(&ad, init_seed, || Vae::new(config, &ad));
     let mut optim = AdamConfig::new().init();
     let targets = targets.filter(|_| config.guide_classes.is_some());

@@ -1,5 +1,6 @@
 //! probes.csv: one row per probe (`id`, `p_<class>` per class, its `cluster`, the cluster's
-//! `cluster_class`, the probe's `weight` in that class's k-means, and `x`, `y` of the 2-D view).
+//! `cluster_class`, the probe's `weight` in that class's k-means, `x`, `y` of the 2-D view,
+//! and its `part`: `fit` (the clusters were fitted on it) or `held-out` (the scores are).
 
 use std::fmt::Write as _;
 
@@ -24,9 +25,9 @@ pub fn probes_csv(d: &RunData) -> String {
         csv.push(',');
         csv.push_str(&field(&format!("p_{name}")));
     }
-    csv.push_str(",cluster,cluster_class,weight,x,y\n");
+    csv.push_str(",cluster,cluster_class,weight,x,y,part\n");
     for (i, p) in a.xy.iter().enumerate() {
-        let j = s.assignment[i];
+        let j = a.assignment[i];
         let owner = s.owners[j];
         let _ = write!(csv, "{i}");
         for c in 0..d.class_names.len() {
@@ -34,11 +35,12 @@ pub fn probes_csv(d: &RunData) -> String {
         }
         let _ = writeln!(
             csv,
-            ",{j},{},{},{},{}",
+            ",{j},{},{},{},{},{}",
             field(&d.class_names[owner]),
             a.class_weights[owner][i],
             p[0] as f32,
-            p[1] as f32
+            p[1] as f32,
+            if a.held_out[i] { "held-out" } else { "fit" }
         );
     }
     csv

@@ -12,15 +12,15 @@ use crate::error::{Error, Result};
 use crate::output;
 use crate::results::{RunData, RunFiles, RunResult};
 
-/// Paths of a run's files under `rel` (empty: the output folder itself); `plots` is the number
-/// of probability plots.
-pub fn run_files(rel: &str, plots: &[usize]) -> RunFiles {
+/// Paths of a run's files under `rel` (empty: the output folder itself); `plots` are the
+/// classes with a probability plot; `vae` whether there is a VAE to save.
+pub fn run_files(rel: &str, plots: &[usize], vae: bool) -> RunFiles {
     let file = |name: &str| file_at(rel, name);
     RunFiles {
         probes_csv: file("probes.csv"),
         latents_npz: file("latents.npz"),
-        vae_weights: file("vae.safetensors"),
-        vae_config: file("vae.json"),
+        vae_weights: vae.then(|| file("vae.safetensors")),
+        vae_config: vae.then(|| file("vae.json")),
         probability_plots: plots
             .iter()
             .map(|c| file(&format!("probability-{c}.png")))
@@ -70,8 +70,13 @@ pub fn write_run(root: &Path, run: &RunResult) -> Result<()> {
     write_plots(root, run, d)?;
     write(&run.files.probes_csv, super::csv::probes_csv(d).as_bytes())?;
     write(&run.files.latents_npz, &latents_npz(d))?;
-    write(&run.files.vae_weights, &d.vae.weights)?;
-    write(&run.files.vae_config, &d.vae.config_json)
+    if let (Some(vae), Some(weights), Some(config)) =
+        (&d.vae, &run.files.vae_weights, &run.files.vae_config)
+    {
+        write(weights, &vae.weights)?;
+        write(config, &vae.config_json)?;
+    }
+    Ok(())
 }
 
 /// Figures 3 and 4 of the paper: probes in the 2-D view coloured by class probability, and by
@@ -113,7 +118,7 @@ fn write_plots(root: &Path, run: &RunResult, d: &RunData) -> Result<()> {
             axis_labels: &axis_labels,
             points: &a.xy,
         },
-        &d.shortcuts.assignment,
+        &d.analysis.assignment,
         &a.centroids_xy,
         &cluster_names,
     )?;
@@ -126,6 +131,7 @@ fn latents_npz(d: &RunData) -> Vec<u8> {
     let (s, a) = (&d.shortcuts, &d.analysis);
     let n = d.probs.count();
     let m = s.owners.len();
+    let held: Vec<i64> = a.held_out.iter().map(|&h| h as i64).collect();
     let xy: Vec<f32> =
         a.xy.iter()
             .flat_map(|p| [p[0] as f32, p[1] as f32])
@@ -149,7 +155,14 @@ fn latents_npz(d: &RunData) -> Vec<u8> {
             "clusters",
             Array::I64 {
                 shape: vec![n],
-                data: s.assignment.iter().map(|&a| a as i64).collect(),
+                data: a.assignment.iter().map(|&a| a as i64).collect(),
+            },
+        ),
+        (
+            "held_out",
+            Array::I64 {
+                shape: vec![n],
+                data: held,
             },
         ),
         (

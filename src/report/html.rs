@@ -12,7 +12,7 @@ use super::pct;
 use super::plots::{self, AcpSeries};
 use crate::error::{Error, Result};
 use crate::method::analysis::NEAREST_PROBES;
-use crate::method::causal::CAUSAL_STRENGTHS;
+use crate::method::{Finding, Status};
 use crate::results::{
     AuditResults, ClusterReport, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY,
     ReproduceResults, RunResult,
@@ -84,15 +84,10 @@ fn cluster_rows(
     clusters: &[ClusterReport],
     weight_exponent: f64,
 ) -> Result<()> {
-    let strengths: Vec<String> = CAUSAL_STRENGTHS
-        .iter()
-        .map(|a| format!("{:.0}", 100.0 * a))
-        .collect();
     let _ = writeln!(
         s,
-        "<table class=wide><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>{NEAREST_PROBES} probes nearest the centroid</th>\
-         <th>probes</th><th>mean p(class)</th><th>chance</th><th>p-value</th><th>share of p<sup>{weight_exponent}</sup> weight</th><th class=l>causal check: flipped at blend {}% (grey)</th><th class=l>in words</th></tr>",
-        strengths.join("/")
+        "<table class=wide><tr><th class=l>class</th><th>cluster</th><th>prototype</th><th class=l>{NEAREST_PROBES} held-out probes nearest the centroid</th>\
+         <th>held-out probes</th><th>mean p(class) [95%]</th><th>chance</th><th>p-value</th><th>share of p<sup>{weight_exponent}</sup> weight</th><th class=l>causal test on real images</th><th class=l>in words</th></tr>"
     );
     for c in clusters {
         let name = escape(&c.class_name);
@@ -113,9 +108,11 @@ fn cluster_rows(
                 "strip"
             )?,
             thousands(c.size),
-            c.mean_probability
-                .map(pct)
-                .unwrap_or_else(|| "empty".into()),
+            match (c.mean_probability, c.interval) {
+                (Some(m), Some([lo, hi])) => format!("{} [{}, {}]", pct(m), pct(lo), pct(hi)),
+                (Some(m), None) => pct(m),
+                _ => "empty".into(),
+            },
             pct(c.chance),
             match c.p_value {
                 Some(p) if c.significant => format!("{p:.3}"),
@@ -124,20 +121,29 @@ fn cluster_rows(
             },
             pct(c.weight_share),
             match &c.causal {
-                Some(k) => escape(&format!(
-                    "{} ({})",
-                    k.flip_rate
-                        .iter()
-                        .map(|&f| format!("{:.0}%", 100.0 * f))
-                        .collect::<Vec<_>>()
-                        .join(" / "),
-                    k.grey_flip_rate
-                        .iter()
-                        .map(|&f| format!("{:.0}%", 100.0 * f))
-                        .collect::<Vec<_>>()
-                        .join(" / ")
+                Some(t) => escape(&format!(
+                    "{} its {} heaviest probes {:+.3} [{:+.3}, {:+.3}] vs as many of {} random probes {:+.3} (95th percentile; mean {:+.3}); flips {} vs {} (95th percentile){}. Controls: {}swapped colours {:+.3}. The prototype alone: {:+.3}",
+                    match t.blend {
+                        Some(a) => format!("Blended in at {:.0}%:", 100.0 * a),
+                        None => format!("Pasted into {} of the image:", pct(t.mask_share)),
+                    },
+                    t.members,
+                    t.effect,
+                    t.interval[0],
+                    t.interval[1],
+                    t.probes,
+                    t.null_p95,
+                    t.null_mean,
+                    pct(t.flips),
+                    pct(t.null_flips_p95),
+                    if t.passes { "" } else { " — does not pass" },
+                    t.mirrored
+                        .map(|m| format!("mirrored {m:+.3}, "))
+                        .unwrap_or_default(),
+                    t.color_swapped,
+                    t.prototype_effect,
                 )),
-                None => "no held-out images".into(),
+                None => "not tested (no held-out real images)".into(),
             },
             escape(&c.description.text),
         );
@@ -149,7 +155,9 @@ fn cluster_rows(
 fn run_section(s: &mut String, dir: &Path, run: &RunResult, weight_exponent: f64) -> Result<()> {
     let _ = writeln!(
         s,
-        "<p>ACP <b>{}</b> (chance {}, ceiling {}, normalised {}){}; VAE: {} epochs, {} steps, −ELBO per probe {:.1}{}.</p>",
+        "<p>On {} held-out probes (the VAE and the clusters were fitted on {} others): ACP <b>{}</b> (chance {}, ceiling {}, normalised {}){}{}.</p>",
+        thousands(run.probes_held_out),
+        thousands(run.probes_fit),
         pct(run.acp),
         pct(run.chance),
         pct(run.ceiling),
@@ -161,13 +169,19 @@ fn run_section(s: &mut String, dir: &Path, run: &RunResult, weight_exponent: f64
         } else {
             String::new()
         },
-        run.vae.epochs,
-        run.vae.steps,
-        run.vae.loss,
-        if run.vae.early_stopped {
-            " (stopped when the held-out loss stopped improving)"
-        } else {
-            ""
+        match &run.vae {
+            Some(v) => format!(
+                "; VAE: {} epochs, {} steps, −ELBO per probe {:.1}{}",
+                v.epochs,
+                v.steps,
+                v.loss,
+                if v.early_stopped {
+                    " (stopped when the held-out loss stopped improving)"
+                } else {
+                    ""
+                }
+            ),
+            None => "; no VAE: the probabilities themselves are the latent space".into(),
         }
     );
     cluster_rows(s, dir, &run.clusters, weight_exponent)?;
@@ -197,57 +211,61 @@ fn run_section(s: &mut String, dir: &Path, run: &RunResult, weight_exponent: f64
         );
     }
     let f = &run.files;
-    let _ = writeln!(
-        s,
-        "<p class=note>Files: {}, {}, {}, {}.</p>",
-        escape(&f.probes_csv),
-        escape(&f.latents_npz),
-        escape(&f.vae_weights),
-        escape(&f.vae_config)
-    );
+    let files: Vec<&str> = [Some(&f.probes_csv), Some(&f.latents_npz)]
+        .into_iter()
+        .chain([f.vae_weights.as_ref(), f.vae_config.as_ref()])
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    let _ = writeln!(s, "<p class=note>Files: {}.</p>", escape(&files.join(", ")));
     Ok(())
 }
 
-/// One sentence per class: its heaviest cluster's prototype, mean probability and size.
+/// One sentence per class: what drives it, with its prototype, or why nothing was found.
+/// Each finding comes with the cluster it speaks of, if any.
 fn verdict(
     s: &mut String,
     dir: &Path,
-    run: &RunResult,
-    class_names: &[String],
-    source: &str,
+    findings: &[(&Finding, Option<&ClusterReport>)],
+    note: &str,
 ) -> Result<()> {
     let _ = writeln!(s, "<div class=verdict><ul>");
-    for (c, name) in class_names.iter().enumerate() {
-        if let Some(cl) = run.heaviest_cluster(c) {
-            let _ = writeln!(
-                s,
-                "<li>Class <b>{}</b> is driven by probes like {}: {} mean probability, {} probes; {}.</li>",
-                escape(name),
+    for (f, cluster) in findings {
+        let picture = match cluster {
+            Some(cl) if f.status == Status::Found => format!(
+                " {}",
                 img(
                     dir,
                     &cl.prototype_png,
-                    &format!("prototype of class {name}"),
+                    &format!("prototype of class {}", f.class_name),
                     "proto"
-                )?,
-                cl.mean_probability.map(pct).unwrap_or_else(|| "n/a".into()),
-                thousands(cl.size),
-                escape(&cl.description.text)
-            );
-        }
+                )?
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "<li><b>{}</b>{picture}: {}.</li>",
+            match f.status {
+                Status::Found => format!("Class {} is driven by a shortcut", escape(&f.class_name)),
+                Status::None => format!("Nothing found for class {}", escape(&f.class_name)),
+            },
+            escape(&f.reason)
+        );
     }
-    let _ = writeln!(
-        s,
-        "</ul><p class=note>{} ACP there: {} against a chance level of {} (ceiling {}).</p></div>",
-        escape(source),
-        pct(run.acp),
-        pct(run.chance),
-        pct(run.ceiling)
-    );
+    let _ = writeln!(s, "</ul><p class=note>{}</p></div>", escape(note));
     Ok(())
 }
 
-const DEFINITIONS: &str = "<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. Standard deviations are sample standard deviations across trials.</p>
-<p><b>p-value</b>: permutation test of a cluster's mean probability: the classifier's probabilities are shuffled across probes (the clusters kept) and the cluster's mean recomputed; the p-value is the share of shuffles that reach the observed mean. Clusters above 0.05 divided by the number of clusters (Bonferroni) are marked <b>not significant</b>. <b>Causal check</b>: the prototype is blended into held-out real images, (1 − a)·image + a·prototype, and the share of images not already predicted as the cluster's class that now are is reported; a uniform grey image blended the same way is the control. A real shortcut flips predictions; a chance cluster does no better than grey.</p>";
+/// The findings of `run` with the clusters they speak of.
+fn with_clusters(run: &RunResult) -> Vec<(&Finding, Option<&ClusterReport>)> {
+    run.findings
+        .iter()
+        .map(|f| (f, f.cluster.and_then(|j| run.clusters.get(j))))
+        .collect()
+}
+
+const DEFINITIONS: &str = "<p><b>How findings are made.</b> The probes are split in two: the VAE and the clusters are fitted on one part, and every number below is measured on the other, held-out part. A class gets <b>driven by</b> only when one of its clusters passes two tests. <b>Significance</b>: its held-out mean probability of the class is higher than chance, by a permutation test (the held-out probabilities shuffled, the clusters kept: nothing fitted saw them, so this is exact), corrected for the number of clusters with the max-statistic (Westfall–Young) method at level 0.05. <b>Causal test</b>: the cluster's 16 heaviest held-out probes are put into held-out real images — pasted at full strength inside the cluster's mask (where its prototype and those probes differ from the probes' background), or blended in at half strength when the mask is most of the image. The <i>effect</i> is the mean paired change of the class's probability (95% bootstrap interval), the <i>flips</i> the share of the other images that become the class. The null: at least 100 held-out probes drawn at random, put in the same way; a shortcut must beat the 95th percentile of as many random probes by 0.30 in effect and by 30 points in flips. Selected probes always do a little better than random ones (a blob where a stroke would be raises that digit); a shortcut overrides the image. The probes moved to the mirrored position and with their colours swapped are controls, reported beside it. Otherwise the finding says why nothing was found.</p>\n<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. ACP rewards clusters that copy the classifier's probabilities: clustering the probabilities themselves scores at the ceiling without looking at a single pixel, so ACP alone is no evidence of a shortcut. Standard deviations are sample standard deviations across trials.</p>";
 
 /// The page's end: seed, version, the validated settings, and the machine-readable files.
 fn settings_footer(
@@ -292,25 +310,50 @@ pub fn reproduce(r: &ReproduceResults, dir: &Path) -> Result<String> {
         verdict(
             &mut s,
             dir,
-            run,
-            &r.class_names,
+            &with_clusters(run),
             &format!(
-                "From trial 0 at latent dimension {}, the dimension with the best mean ACP.",
-                run.latent_dim
+                "From trial 0 at latent dimension {}, the dimension with the best mean ACP, \
+                 where ACP on held-out probes is {} against a chance level of {} (ceiling {}). \
+                 Across all trials and dimensions, see the findings table below.",
+                run.latent_dim,
+                pct(run.acp),
+                pct(run.chance),
+                pct(run.ceiling)
             ),
         )?;
     }
+    // How often each class was found, per latent dimension.
+    let _ = writeln!(
+        s,
+        "<h2>Findings in every trial</h2><table><tr><th>latent dim</th>{}</tr>",
+        r.class_names
+            .iter()
+            .map(|n| format!("<th>class {} found</th>", escape(n)))
+            .collect::<String>()
+    );
+    for row in &r.summary {
+        let _ = writeln!(
+            s,
+            "<tr><td>{}</td>{}</tr>",
+            row.latent_dim,
+            row.found
+                .iter()
+                .map(|k| format!("<td>{k} of {}</td>", r.trials.len()))
+                .collect::<String>()
+        );
+    }
+    s.push_str("</table>\n");
 
     // Table 1.
     let _ = writeln!(s, "<h2>Table 1: the paper beside spurion</h2>");
     let _ = writeln!(
         s,
-        "<table><tr><th>latent dim</th><th>paper ACP (Table 1)</th><th>paper's method, our run</th><th>spurion ACP</th><th>chance</th><th>ceiling</th><th>normalised: paper's method</th><th>normalised: spurion</th></tr>"
+        "<table><tr><th>latent dim</th><th>paper ACP (Table 1)</th><th>paper's method, our run</th><th>spurion ACP</th><th>chance</th><th>ceiling</th><th>normalised: paper's method</th><th>normalised: spurion</th><th>normalised: probabilities as latent</th></tr>"
     );
     for row in &r.summary {
         let _ = writeln!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             row.latent_dim,
             r.paper_row(row.latent_dim)
                 .map(|p| plus_minus(Some(p.acp_mean), Some(p.acp_std), true))
@@ -325,6 +368,11 @@ pub fn reproduce(r: &ReproduceResults, dir: &Path) -> Result<String> {
                 false
             ),
             plus_minus(row.normalized_mean, row.normalized_std, false),
+            plus_minus(
+                row.probabilities_as_latent_normalized_mean,
+                row.probabilities_as_latent_normalized_std,
+                false
+            ),
         );
     }
     s.push_str("</table>\n");
@@ -442,12 +490,34 @@ pub fn audit(r: &AuditResults, dir: &Path) -> Result<String> {
         escape(&r.model.path)
     );
     let _ = writeln!(s, "<h1>spurion audit: what drives each class</h1>");
+    let findings: Vec<(&Finding, Option<&ClusterReport>)> = r
+        .findings
+        .iter()
+        .map(|f| {
+            let run = r
+                .runs
+                .iter()
+                .find(|a| Some(&a.family) == f.probes.as_ref())
+                .or(r.runs.first());
+            (
+                f,
+                run.and_then(|a| f.cluster.and_then(|j| a.run.clusters.get(j))),
+            )
+        })
+        .collect();
     verdict(
         &mut s,
         dir,
-        &r.run,
-        &r.class_names,
-        &format!("{} run through {}.", r.probes, r.model.path),
+        &findings,
+        &format!(
+            "{} run through {}.",
+            r.runs
+                .iter()
+                .map(|a| a.probes.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
+            r.model.path
+        ),
     )?;
     let _ = writeln!(s, "<h2>Model and probes</h2><table>");
     let m = &r.model;
@@ -463,7 +533,7 @@ pub fn audit(r: &AuditResults, dir: &Path) -> Result<String> {
         ),
         ("input", format!("{} x {}", m.input_height, m.input_width)),
         ("probabilities", m.probability.clone()),
-        ("probes", r.probes.clone()),
+        ("run by", m.runtime.clone()),
     ];
     for (k, v) in rows {
         let _ = writeln!(
@@ -483,26 +553,29 @@ pub fn audit(r: &AuditResults, dir: &Path) -> Result<String> {
         );
     }
     s.push_str("</table>\n");
-    let _ = writeln!(
-        s,
-        "<table><tr><th class=l>class</th><th>mean p over probes</th><th>probes it wins</th></tr>"
-    );
-    for (c, name) in r.class_names.iter().enumerate() {
+    for a in &r.runs {
+        let _ = writeln!(s, "<h2>Probes: {}</h2>", escape(&a.probes));
         let _ = writeln!(
             s,
-            "<tr><td class=l>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(name),
-            pct(r.probe_mean_probability[c]),
-            thousands(r.probe_argmax_counts[c])
+            "<table><tr><th class=l>class</th><th>mean p over probes</th><th>probes it wins</th></tr>"
         );
+        for (c, name) in r.class_names.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "<tr><td class=l>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(name),
+                pct(a.probe_mean_probability[c]),
+                thousands(a.probe_argmax_counts[c])
+            );
+        }
+        s.push_str("</table>\n");
+        let _ = writeln!(
+            s,
+            "<h3>Clusters (latent dimension {})</h3>",
+            a.run.latent_dim
+        );
+        run_section(&mut s, dir, &a.run, r.settings.method.weight_exponent)?;
     }
-    s.push_str("</table>\n");
-    let _ = writeln!(
-        s,
-        "<h2>Clusters (latent dimension {})</h2>",
-        r.run.latent_dim
-    );
-    run_section(&mut s, dir, &r.run, r.settings.method.weight_exponent)?;
     s.push_str(DEFINITIONS);
     settings_footer(
         &mut s,

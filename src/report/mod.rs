@@ -51,7 +51,9 @@ pub fn write_reproduce(results: &ReproduceResults, target: &OutputTarget) -> Res
 pub fn write_audit(results: &AuditResults, target: &OutputTarget) -> Result<()> {
     let staged = StagedDir::create(target)?;
     let dir = staged.path();
-    files::write_run(dir, &results.run)?;
+    for a in &results.runs {
+        files::write_run(dir, &a.run)?;
+    }
     write_json_and_html(dir, results, |d| html::audit(results, d))?;
     staged.commit()
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::pct;
-use crate::method::ClusterCount;
+use crate::method::{ClusterCount, Status};
 use crate::model::TrainSummary;
 use crate::results::{
     AuditResults, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults, TrialResult,
@@ -79,7 +79,7 @@ pub fn reproduce(r: &ReproduceResults) -> String {
     );
     let _ = writeln!(
         s,
-        "  {:<5} {:>15} {:>15} {:>15} {:>7} {:>8} {:>15} {:>15}",
+        "  {:<5} {:>15} {:>15} {:>15} {:>7} {:>8} {:>15} {:>15} {:>15}",
         "dim",
         "paper (Table 1)",
         "paper's method",
@@ -87,7 +87,8 @@ pub fn reproduce(r: &ReproduceResults) -> String {
         "chance",
         "ceiling",
         "norm. (paper's)",
-        "norm. (spurion)"
+        "norm. (spurion)",
+        "norm. (p as z)"
     );
     for row in &r.summary {
         let paper = r
@@ -96,7 +97,7 @@ pub fn reproduce(r: &ReproduceResults) -> String {
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             s,
-            "  {:<5} {:>15} {:>15} {:>15} {:>7} {:>8} {:>15} {:>15}",
+            "  {:<5} {:>15} {:>15} {:>15} {:>7} {:>8} {:>15} {:>15} {:>15}",
             row.latent_dim,
             paper,
             mean_sd(row.paper_method_acp_mean, row.paper_method_acp_std, true),
@@ -109,7 +110,37 @@ pub fn reproduce(r: &ReproduceResults) -> String {
                 false
             ),
             mean_sd(row.normalized_mean, row.normalized_std, false),
+            mean_sd(
+                row.probabilities_as_latent_normalized_mean,
+                row.probabilities_as_latent_normalized_std,
+                false
+            ),
         );
+    }
+    let _ = writeln!(
+        s,
+        "  (all on held-out probes; p as z: the classifier's probabilities clustered as the \
+         latent, no VAE and no pixels: ACP rewards copying them, so it is no evidence alone)"
+    );
+    let _ = writeln!(s);
+    let runs = r.trials.iter().map(|t| t.runs.len()).sum::<usize>();
+    let _ = writeln!(
+        s,
+        "Findings (significant on held-out probes and causal on held-out monochrome digits, \
+         against random probes), of {runs} runs (trials x dims)"
+    );
+    for (c, name) in r.class_names.iter().enumerate() {
+        let found = r
+            .trials
+            .iter()
+            .flat_map(|t| t.runs.iter())
+            .filter(|run| {
+                run.findings
+                    .get(c)
+                    .is_some_and(|f| f.status == Status::Found)
+            })
+            .count();
+        let _ = writeln!(s, "  class {name}: driven by a shortcut in {found}/{runs}");
     }
     let _ = writeln!(s);
     // Prototype colours in words, per trial, at each class's heaviest cluster.
@@ -162,38 +193,71 @@ pub fn reproduce(r: &ReproduceResults) -> String {
     s
 }
 
-/// The summary of `spurion audit`: each cluster, then ACP with its chance level and ceiling.
+/// The findings, one line each.
+fn findings(s: &mut String, findings: &[crate::method::Finding]) {
+    for f in findings {
+        let _ = writeln!(
+            s,
+            "  {} class {}: {}",
+            match f.status {
+                crate::method::Status::Found => "FOUND  ",
+                crate::method::Status::None => "nothing",
+            },
+            f.class_name,
+            f.reason
+        );
+    }
+}
+
+/// The summary of `spurion audit`: the finding for each class, then each probe family's
+/// clusters and ACP with its chance level and ceiling.
 pub fn audit(r: &AuditResults, report: &str) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "spurion audit: {} ({} classes), {}",
+        "spurion audit: {} ({} classes)",
         r.model.path,
-        r.class_names.len(),
-        r.probes
+        r.class_names.len()
     );
     let _ = writeln!(s, "{}", r.model.probability);
-    for cl in &r.run.clusters {
+    if !r.model.runtime.is_empty() {
+        let _ = writeln!(s, "run by {}", r.model.runtime);
+    }
+    let _ = writeln!(s, "Findings:");
+    findings(&mut s, &r.findings);
+    for a in &r.runs {
+        let run = &a.run;
         let _ = writeln!(
             s,
-            "  class {:<12} cluster {}  {:>6} probes  mean p {:>6}  share of p^{} weight {:>6.1}%",
-            cl.class_name,
-            cl.index + 1,
-            cl.size,
-            cl.mean_probability
-                .map(|p| format!("{:.1}%", 100.0 * p))
-                .unwrap_or_else(|| "empty".into()),
-            r.settings.method.weight_exponent,
-            100.0 * cl.weight_share
+            "{}: clusters fitted on {} probes, measured on {} held out",
+            a.probes, run.probes_fit, run.probes_held_out
+        );
+        for cl in &run.clusters {
+            let _ = writeln!(
+                s,
+                "  class {:<12} cluster {}  {:>6} probes  mean p {:>6}  p-value {:>6}  causal effect {:>7}  share of p^{} weight {:>6.1}%",
+                cl.class_name,
+                cl.index + 1,
+                cl.size,
+                cl.mean_probability
+                    .map(|p| format!("{:.1}%", 100.0 * p))
+                    .unwrap_or_else(|| "empty".into()),
+                cl.p_value.map_or("-".into(), |p| format!("{p:.3}")),
+                cl.causal
+                    .as_ref()
+                    .map_or("-".into(), |t| format!("{:+.3}", t.effect)),
+                r.settings.method.weight_exponent,
+                100.0 * cl.weight_share
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
+            100.0 * run.acp,
+            100.0 * run.chance,
+            100.0 * run.ceiling
         );
     }
-    let _ = writeln!(
-        s,
-        "ACP {:.1}% (chance {:.1}%, ceiling {:.1}%)",
-        100.0 * r.run.acp,
-        100.0 * r.run.chance,
-        100.0 * r.run.ceiling
-    );
     let _ = writeln!(s, "Report: {report}");
     s
 }

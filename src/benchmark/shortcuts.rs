@@ -1,0 +1,288 @@
+//! Shortcuts the benchmark plants, each with the answer a finding is scored against.
+//!
+//! Images are the digits' RGB copies: white strokes on black, values in `[0, 1]`,
+//! `3 x height x width`, channel-planar. A shortcut changes an image in place.
+
+use std::f32::consts::PI;
+
+use rand::{Rng as _, SeedableRng};
+
+use crate::method::describe::Position;
+use crate::seed::Rng;
+
+/// A corner of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Corner {
+    TopLeft,
+    TopRight,
+    BottomLeft,
+    BottomRight,
+}
+
+impl Corner {
+    pub const ALL: [Corner; 4] = [
+        Corner::TopLeft,
+        Corner::TopRight,
+        Corner::BottomLeft,
+        Corner::BottomRight,
+    ];
+
+    /// The ninth of the image this corner is in.
+    pub fn position(self) -> Position {
+        match self {
+            Corner::TopLeft => Position::TopLeft,
+            Corner::TopRight => Position::TopRight,
+            Corner::BottomLeft => Position::BottomLeft,
+            Corner::BottomRight => Position::BottomRight,
+        }
+    }
+
+    /// The corner across the vertical axis.
+    pub fn mirrored(self) -> Corner {
+        match self {
+            Corner::TopLeft => Corner::TopRight,
+            Corner::TopRight => Corner::TopLeft,
+            Corner::BottomLeft => Corner::BottomRight,
+            Corner::BottomRight => Corner::BottomLeft,
+        }
+    }
+
+    /// Top-left pixel of a `side`-pixel square in this corner, one pixel from the edges.
+    pub fn origin(self, side: usize, h: usize, w: usize) -> (usize, usize) {
+        let (top, left) = (1.min(h - side), 1.min(w - side));
+        let (bottom, right) = (h - side - top, w - side - left);
+        match self {
+            Corner::TopLeft => (top, left),
+            Corner::TopRight => (top, right),
+            Corner::BottomLeft => (bottom, left),
+            Corner::BottomRight => (bottom, right),
+        }
+    }
+}
+
+/// A shortcut planted in a share of one class's images.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Shortcut {
+    /// The strokes in a colour (the paper's shortcut).
+    StrokeColor { color: [f32; 3] },
+    /// The background (the black pixels) in a colour, the strokes left white.
+    BackgroundColor { color: [f32; 3] },
+    /// A small square of a colour in a corner.
+    CornerMark {
+        corner: Corner,
+        side: usize,
+        color: [f32; 3],
+    },
+    /// Stripes of a colour over the whole image at an angle (degrees from horizontal,
+    /// counter-clockwise), `period` pixels apart.
+    Stripes {
+        angle_deg: f32,
+        period: f32,
+        color: [f32; 3],
+    },
+    /// `count` pixels of a colour at fixed places (drawn once from `seed`).
+    ScatteredPixels {
+        count: usize,
+        seed: u64,
+        color: [f32; 3],
+    },
+}
+
+impl Shortcut {
+    /// A short name: "stroke-colour", "corner-mark", ...
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Shortcut::StrokeColor { .. } => "stroke-colour",
+            Shortcut::BackgroundColor { .. } => "background-colour",
+            Shortcut::CornerMark { .. } => "corner-mark",
+            Shortcut::Stripes { .. } => "stripes",
+            Shortcut::ScatteredPixels { .. } => "scattered-pixels",
+        }
+    }
+
+    /// The planted colour.
+    pub fn color(&self) -> [f32; 3] {
+        match self {
+            Shortcut::StrokeColor { color }
+            | Shortcut::BackgroundColor { color }
+            | Shortcut::CornerMark { color, .. }
+            | Shortcut::Stripes { color, .. }
+            | Shortcut::ScatteredPixels { color, .. } => *color,
+        }
+    }
+
+    /// The same shortcut in another colour.
+    pub fn with_color(&self, color: [f32; 3]) -> Shortcut {
+        let mut s = self.clone();
+        match &mut s {
+            Shortcut::StrokeColor { color: c }
+            | Shortcut::BackgroundColor { color: c }
+            | Shortcut::CornerMark { color: c, .. }
+            | Shortcut::Stripes { color: c, .. }
+            | Shortcut::ScatteredPixels { color: c, .. } => *c = color,
+        }
+        s
+    }
+
+    /// Plants the shortcut in one RGB image of `h x w` pixels.
+    pub fn apply(&self, img: &mut [f32], h: usize, w: usize) {
+        let hw = h * w;
+        let lum = |img: &[f32], p: usize| (img[p] + img[hw + p] + img[2 * hw + p]) / 3.0;
+        let set = |img: &mut [f32], p: usize, rgb: [f32; 3]| {
+            for (c, v) in rgb.iter().enumerate() {
+                img[c * hw + p] = *v;
+            }
+        };
+        match self {
+            Shortcut::StrokeColor { color } => {
+                for p in 0..hw {
+                    let v = lum(img, p);
+                    set(img, p, color.map(|c| c * v));
+                }
+            }
+            Shortcut::BackgroundColor { color } => {
+                for p in 0..hw {
+                    let v = lum(img, p);
+                    set(img, p, [0, 1, 2].map(|c| v + (1.0 - v) * color[c]));
+                }
+            }
+            Shortcut::CornerMark {
+                corner,
+                side,
+                color,
+            } => {
+                let (y0, x0) = corner.origin(*side, h, w);
+                for y in y0..y0 + side {
+                    for x in x0..x0 + side {
+                        set(img, y * w + x, *color);
+                    }
+                }
+            }
+            Shortcut::Stripes {
+                angle_deg,
+                period,
+                color,
+            } => {
+                let a = angle_deg.to_radians();
+                // Stripes run along `a`: the intensity varies across them.
+                let (nx, ny) = (-a.sin(), -a.cos());
+                for y in 0..h {
+                    for x in 0..w {
+                        let u = x as f32 * nx + y as f32 * ny;
+                        if (2.0 * PI * u / period).sin() > 0.3 {
+                            set(img, y * w + x, *color);
+                        }
+                    }
+                }
+            }
+            Shortcut::ScatteredPixels { count, seed, color } => {
+                let mut rng = Rng::seed_from_u64(*seed);
+                for _ in 0..*count {
+                    let p = rng.random_range(0..hw);
+                    set(img, p, *color);
+                }
+            }
+        }
+    }
+}
+
+/// Hue in degrees (0-360) and saturation (0-1) of an RGB value.
+pub fn hue_saturation(rgb: [f32; 3]) -> (f32, f32) {
+    let [r, g, b] = rgb.map(|v| v.clamp(0.0, 1.0));
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let d = max - min;
+    if max <= 0.0 || d <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let h = if max == r {
+        60.0 * ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / d + 2.0)
+    } else {
+        60.0 * ((r - g) / d + 4.0)
+    };
+    (h, d / max)
+}
+
+/// Whether `found` is the planted colour `truth` within `tolerance` degrees of hue (both
+/// saturated enough to have a hue).
+pub fn same_color(found: [f32; 3], truth: [f32; 3], tolerance: f32) -> bool {
+    let (hf, sf) = hue_saturation(found);
+    let (ht, st) = hue_saturation(truth);
+    let d = (hf - ht).abs();
+    sf >= 0.2 && st >= 0.2 && d.min(360.0 - d) <= tolerance
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digit() -> Vec<f32> {
+        // 8x8: a white vertical stroke in column 3 on black.
+        let mut img = vec![0.0f32; 3 * 64];
+        for c in 0..3 {
+            for y in 1..7 {
+                img[c * 64 + y * 8 + 3] = 1.0;
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn each_shortcut_changes_what_it_should() {
+        let red = [1.0, 0.0, 0.0];
+        let mut s = digit();
+        Shortcut::StrokeColor { color: red }.apply(&mut s, 8, 8);
+        assert_eq!((s[8 + 3], s[64 + 8 + 3], s[0]), (1.0, 0.0, 0.0));
+        let mut b = digit();
+        Shortcut::BackgroundColor { color: red }.apply(&mut b, 8, 8);
+        assert_eq!((b[0], b[64], b[64 + 8 + 3]), (1.0, 0.0, 1.0));
+        let mut m = digit();
+        Shortcut::CornerMark {
+            corner: Corner::BottomRight,
+            side: 2,
+            color: red,
+        }
+        .apply(&mut m, 8, 8);
+        assert_eq!((m[5 * 8 + 5], m[6 * 8 + 6], m[4 * 8 + 4]), (1.0, 1.0, 0.0));
+        let mut st = digit();
+        Shortcut::Stripes {
+            angle_deg: 0.0,
+            period: 4.0,
+            color: red,
+        }
+        .apply(&mut st, 8, 8);
+        // Horizontal stripes: every pixel of a row alike.
+        for y in 0..8 {
+            let row: Vec<f32> = (0..8).filter(|&x| x != 3).map(|x| st[y * 8 + x]).collect();
+            assert!(row.iter().all(|&v| v == row[0]), "row {y}: {row:?}");
+        }
+        let mut sc = digit();
+        Shortcut::ScatteredPixels {
+            count: 5,
+            seed: 1,
+            color: red,
+        }
+        .apply(&mut sc, 8, 8);
+        let mut sc2 = digit();
+        Shortcut::ScatteredPixels {
+            count: 5,
+            seed: 1,
+            color: red,
+        }
+        .apply(&mut sc2, 8, 8);
+        assert_eq!(sc, sc2);
+        assert_ne!(sc, digit());
+    }
+
+    #[test]
+    fn colours_compare_by_hue() {
+        assert!(same_color([0.9, 0.1, 0.2], [1.0, 0.0, 0.0], 30.0));
+        assert!(!same_color([0.1, 0.9, 0.1], [1.0, 0.0, 0.0], 30.0));
+        assert!(!same_color([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 30.0));
+        assert_eq!(Corner::TopLeft.mirrored(), Corner::TopRight);
+    }
+}

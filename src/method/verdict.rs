@@ -1,0 +1,345 @@
+//! From numbers to words: one finding per class, and "nothing found" when nothing is.
+//!
+//! A class is **driven by** a pattern only when one of its clusters is significant on the
+//! held-out probes *and* its heaviest probes, put into held-out real images, raise the class's
+//! probability and turn other images into the class by clear margins over 95% of random
+//! probes (see [`super::causal`]).
+//! Otherwise the finding says why not: no probe (or too few) reaches the class; its clusters
+//! are no better than chance; or the pattern the probes suggest does nothing special to real
+//! images; or there were no real images to test it on.
+
+use super::analysis::{ClusterStats, SIGNIFICANCE_LEVEL};
+use super::describe::Position;
+use crate::metrics::Probabilities;
+
+/// Share of the held-out probes that must reach a class (`p_c >= 0.5`) for the probes to
+/// say anything about it.
+pub const MIN_REACH: f64 = 0.01;
+
+/// How the held-out probes reach one class.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ClassReach {
+    /// Mean `p_c` over the held-out probes.
+    pub mean_probability: f64,
+    /// The largest `p_c`.
+    pub max_probability: f64,
+    /// Share of held-out probes with `p_c >= 0.5`.
+    pub share_above_half: f64,
+}
+
+impl ClassReach {
+    pub fn of(probs: &Probabilities, c: usize) -> Self {
+        let col = probs.column(c);
+        let n = col.len().max(1) as f64;
+        ClassReach {
+            mean_probability: col.iter().map(|&p| p as f64).sum::<f64>() / n,
+            max_probability: col.iter().copied().fold(0.0f32, f32::max) as f64,
+            share_above_half: col.iter().filter(|&&p| p >= 0.5).count() as f64 / n,
+        }
+    }
+
+    pub fn reached(&self) -> bool {
+        self.share_above_half >= MIN_REACH
+    }
+}
+
+/// Whether a class is driven by something the probes found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// A significant cluster whose prototype acts on real images.
+    Found,
+    /// Nothing found.
+    None,
+}
+
+/// What the method concludes about one class, and the numbers behind it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Finding {
+    pub class: usize,
+    pub class_name: String,
+    /// The probe family the finding comes from (audits with several families).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<String>,
+    pub status: Status,
+    /// The finding in words.
+    pub reason: String,
+    /// The cluster the finding speaks of (its index in the run's clusters).
+    pub cluster: Option<usize>,
+    /// How the held-out probes reach the class.
+    pub reach: ClassReach,
+    /// The cluster's held-out mean probability and permutation p-value.
+    pub mean_probability: Option<f64>,
+    pub p_value: Option<f64>,
+    /// The causal test's effect, its interval, and the null's 95th percentile.
+    pub causal_effect: Option<f64>,
+    pub causal_interval: Option<[f64; 2]>,
+    pub causal_null_p95: Option<f64>,
+    /// What the prototype shows: its colour inside its mask, where the mask sits (None when
+    /// it covers most of the image), and the angle of its stripes, if any.
+    pub color: Option<[f32; 3]>,
+    pub position: Option<Position>,
+    pub stripes_deg: Option<f64>,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// The finding for each class from its clusters' statistics; `min_effect` is the causal
+/// test's smallest margins that count (effect, flip share), None when there were no real images to test on.
+pub fn findings(
+    class_names: &[String],
+    clusters: &[ClusterStats],
+    reach: &[ClassReach],
+    min_effect: Option<(f64, f64)>,
+) -> Vec<Finding> {
+    let causal_tested = min_effect.is_some();
+    class_names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let mine: Vec<(usize, &ClusterStats)> = clusters
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.class == c)
+                .collect();
+            // The cluster spoken of: one that passes everything, else the strongest.
+            let passing = mine
+                .iter()
+                .find(|(_, s)| s.significant && s.causal.as_ref().is_some_and(|t| t.passes));
+            let heaviest = mine
+                .iter()
+                .max_by(|a, b| a.1.weight_share.total_cmp(&b.1.weight_share));
+            let best = passing.or_else(|| {
+                mine.iter()
+                    .filter(|(_, s)| s.significant)
+                    .max_by(|a, b| {
+                        let e = |s: &ClusterStats| s.causal.as_ref().map_or(f64::MIN, |t| t.effect);
+                        e(a.1).total_cmp(&e(b.1))
+                    })
+                    .or(heaviest)
+            });
+            let r = &reach[c];
+            let (status, reason) = match (best, passing.is_some()) {
+                // Evidence that passed both tests stands however few probes reached the class.
+                _ if !r.reached() && passing.is_none() => (
+                    Status::None,
+                    if r.max_probability >= 0.5 {
+                        format!(
+                            "too few probes reach class {name} ({} of the held-out probes above \
+                             50%, mean probability {}, highest {}) and none of its clusters \
+                             passed: try another probe family, or more probes",
+                            pct(r.share_above_half),
+                            pct(r.mean_probability),
+                            pct(r.max_probability)
+                        )
+                    } else {
+                        format!(
+                            "no probe reaches class {name} (mean probability {}, highest {}): \
+                             try another probe family",
+                            pct(r.mean_probability),
+                            pct(r.max_probability)
+                        )
+                    },
+                ),
+                (Some((_, s)), true) => {
+                    let t = s.causal.as_ref().expect("a passing cluster was tested");
+                    (
+                        Status::Found,
+                        format!(
+                            "class {name} is driven by probes like its prototype ({}): held-out \
+                             probes like it are class {name} with mean probability {} against \
+                             {} by chance (p = {}), and put into real images they change \
+                             p({name}) by {:+.3} (95% {:+.3} to {:+.3}), against {:+.3} for \
+                             probes at random (95th percentile of as many: {:+.3}), and turn {} of \
+                             the other images into class {name} (random probes: {})",
+                            s.description.text,
+                            s.mean_probability.map_or("-".into(), pct),
+                            pct(s.chance),
+                            s.p_value.map_or("-".into(), |p| format!("{p:.3}")),
+                            t.effect,
+                            t.interval[0],
+                            t.interval[1],
+                            t.null_mean,
+                            t.null_p95,
+                            pct(t.flips),
+                            pct(t.null_flips),
+                        ),
+                    )
+                }
+                (Some((_, s)), false) if !s.significant => (
+                    Status::None,
+                    format!(
+                        "no shortcut found for class {name}: its clusters are no more likely \
+                         to be class {name} than probes at random (held-out mean probability \
+                         {} against {}; p = {}, level {SIGNIFICANCE_LEVEL})",
+                        s.mean_probability.map_or("-".into(), pct),
+                        pct(s.chance),
+                        s.p_value.map_or("not tested".into(), |p| format!("{p:.3}"))
+                    ),
+                ),
+                (Some((_, s)), false) => match &s.causal {
+                    Some(t) => (
+                        Status::None,
+                        format!(
+                            "no shortcut found for class {name}: probes like its prototype \
+                             ({}) are class {name} more often than chance, but put into real \
+                             images they change p({name}) by {:+.3} (95% {:+.3} to {:+.3}) \
+                             against {:+.3} for probes at random (95th percentile of as many: \
+                             {:+.3}) and turn {} of the other images into class {name} (random \
+                             probes: {}, 95th percentile {}): a shortcut would beat the 95th \
+                             percentiles by {:.2} and {} points{}",
+                            s.description.text,
+                            t.effect,
+                            t.interval[0],
+                            t.interval[1],
+                            t.null_mean,
+                            t.null_p95,
+                            pct(t.flips),
+                            pct(t.null_flips),
+                            pct(t.null_flips_p95),
+                            min_effect.map_or(0.0, |m| m.0),
+                            min_effect.map_or(0.0, |m| 100.0 * m.1),
+                            if min_effect.is_some_and(|m| t.null_mean >= m.0) {
+                                format!(
+                                    ". Probes of this family at random already raise p({name}) \
+                                     by {:+.3}: what drives class {name} is common to the whole \
+                                     family, so this family cannot single it out; try one that \
+                                     varies what you suspect",
+                                    t.null_mean
+                                )
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    ),
+                    None => (
+                        Status::None,
+                        if causal_tested {
+                            format!(
+                                "no shortcut found for class {name}: its prototype differs \
+                                 from no part of the probes' background"
+                            )
+                        } else {
+                            format!(
+                                "not tested on real images, so no finding for class {name}: \
+                                 probes like {} are class {name} more often than chance, but \
+                                 only the model run on real images (--model with --holdout) shows whether \
+                                 it drives the class",
+                                s.description.text
+                            )
+                        },
+                    ),
+                },
+                (None, _) => (
+                    Status::None,
+                    format!("no shortcut found for class {name}: no cluster"),
+                ),
+            };
+            let s = best.map(|(_, s)| *s);
+            let t = s.and_then(|s| s.causal.as_ref());
+            let local = s.is_some_and(|s| s.mask.share <= 0.5);
+            Finding {
+                class: c,
+                class_name: name.clone(),
+                probes: None,
+                status,
+                reason,
+                cluster: best.map(|(j, _)| *j),
+                reach: r.clone(),
+                mean_probability: s.and_then(|s| s.mean_probability),
+                p_value: s.and_then(|s| s.p_value),
+                causal_effect: t.map(|t| t.effect),
+                causal_interval: t.map(|t| t.interval),
+                causal_null_p95: t.map(|t| t.null_p95),
+                color: s.map(|s| s.mask.color),
+                position: s.and_then(|s| s.mask.position).filter(|_| local),
+                stripes_deg: s.and_then(|s| s.description.stripes_deg),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One cluster of class 0: significant or not, and with a causal test that passes or not.
+    fn cluster(significant: bool, passes: bool) -> ClusterStats {
+        let causal = serde_json::json!({
+            "images": "digits", "n": 60, "intervention": "paste", "blend": null,
+            "mask_share": 0.02, "members": 16, "probes": 100, "effect": 0.5,
+            "interval": [0.4, 0.6], "null_mean": 0.01, "null_p95": 0.05,
+            "prototype_effect": 0.3, "prototype_interval": [0.2, 0.4], "mirrored": 0.0,
+            "color_swapped": 0.0, "flips": 0.5, "null_flips": 0.01, "null_flips_p95": 0.05,
+            "prototype_flips": 0.3, "mirrored_flips": 0.0, "swapped_flips": 0.0,
+            "passes": passes
+        });
+        serde_json::from_value(serde_json::json!({
+            "class": 0, "class_name": "a", "index": 0, "size": 10,
+            "mean_probability": 0.9, "interval": [0.8, 1.0], "chance": 0.1,
+            "weight_share": 1.0, "centroid": [0.0], "nearest_probes": [0],
+            "z": 5.0, "p_value": if significant { 0.001 } else { 0.5 },
+            "p_interval": [0.0, 0.01], "significant": significant,
+            "mask": {"share": 0.02, "centre": [2.0, 2.0], "position": "top-left",
+                     "color": [1.0, 0.0, 0.0]},
+            "causal": causal,
+            "description": {"color": "red", "color_share": 1.0, "prototype_color": "red",
+                            "prototype_channel": "red", "position": "top-left",
+                            "stripes_deg": null, "text": "red mark at top-left"}
+        }))
+        .unwrap()
+    }
+
+    fn reach(share_above_half: f64, max_probability: f64) -> ClassReach {
+        ClassReach {
+            mean_probability: 0.03,
+            max_probability,
+            share_above_half,
+        }
+    }
+
+    fn one(stats: ClusterStats, r: ClassReach) -> Finding {
+        findings(&["a".to_string()], &[stats], &[r], Some((0.3, 0.3))).remove(0)
+    }
+
+    #[test]
+    fn found_needs_significance_and_the_causal_test() {
+        assert_eq!(
+            one(cluster(true, true), reach(0.5, 1.0)).status,
+            Status::Found
+        );
+        let f = one(cluster(false, true), reach(0.5, 1.0));
+        assert_eq!(f.status, Status::None);
+        assert!(f.reason.contains("no more likely"), "{}", f.reason);
+        let f = one(cluster(true, false), reach(0.5, 1.0));
+        assert_eq!(f.status, Status::None);
+        assert!(f.reason.contains("put into real images"), "{}", f.reason);
+    }
+
+    #[test]
+    fn a_class_no_probe_reaches_gets_nothing_found_in_words() {
+        let f = one(cluster(true, false), reach(0.0, 0.2));
+        assert_eq!(f.status, Status::None);
+        assert!(
+            f.reason.starts_with("no probe reaches class a"),
+            "{}",
+            f.reason
+        );
+        let f = one(cluster(true, false), reach(0.004, 0.99));
+        assert!(
+            f.reason.starts_with("too few probes reach class a"),
+            "{}",
+            f.reason
+        );
+    }
+
+    #[test]
+    fn evidence_that_passes_stands_however_few_probes_reach_the_class() {
+        assert_eq!(
+            one(cluster(true, true), reach(0.004, 0.99)).status,
+            Status::Found
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! What real exporters write, loaded by both engines: each model's probabilities from spurion
+//! equal the reference (onnxruntime's, checked by `scripts/make_exporter_fixtures.py` when it
+//! wrote them) on the same preprocessed probes within 1e-4.
+//!
+//! ONNX Runtime's library comes from `SPURION_ORT_LIB`, `ORT_DYLIB_PATH`, or the project's
+//! `.venv` (`pip install onnxruntime`); without it the ONNX Runtime half is skipped, unless
+//! `SPURION_REQUIRE_SYSTEM_DATA` is set (CI), where that is a failure.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use spurion::model::runtime::{OnnxRuntime, RuntimeKind};
+use spurion::model::{OnnxModel, OnnxSettings};
+use spurion::{Images, ProbabilityModel};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx")
+}
+
+/// ONNX Runtime's shared library, if this machine has one.
+fn ort_lib() -> Option<PathBuf> {
+    for var in ["SPURION_ORT_LIB", "ORT_DYLIB_PATH"] {
+        if let Some(p) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            return Some(PathBuf::from(p));
+        }
+    }
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/lib");
+    for python in std::fs::read_dir(lib).ok()?.flatten() {
+        let capi = python.path().join("site-packages/onnxruntime/capi");
+        for f in std::fs::read_dir(capi).into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            if name.starts_with("libonnxruntime.so") {
+                return Some(f.path());
+            }
+        }
+    }
+    None
+}
+
+fn required() -> bool {
+    std::env::var_os("SPURION_REQUIRE_SYSTEM_DATA").is_some()
+}
+
+/// The fixture probes (8x8) and the reference probabilities, in name order.
+fn probes() -> (Images, Vec<Vec<f32>>) {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join("expected.json")).unwrap()).unwrap();
+    let table = expected["probabilities"].as_object().unwrap();
+    let mut names: Vec<&String> = table.keys().collect();
+    names.sort();
+    let mut images = Images::empty(3, 8, 8);
+    let mut want = Vec::new();
+    for n in names {
+        let p = fixtures().join("probes").join(n);
+        images.push(&spurion::data::folder::load_image(&p, 8, 8).unwrap());
+        want.push(
+            table[n]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect(),
+        );
+    }
+    (images, want)
+}
+
+fn assert_close(model: &str, engine: &str, got: &spurion::Probabilities, want: &[Vec<f32>]) {
+    for (i, row) in want.iter().enumerate() {
+        for (c, w) in row.iter().enumerate() {
+            let d = (got.get(i, c) - w).abs();
+            assert!(
+                d < 1e-4,
+                "{model} on {engine}: probe {i} class {c} off by {d}"
+            );
+        }
+    }
+}
+
+const CORPUS: [&str; 4] = [
+    "tiny.onnx",
+    "exporters/external_data.onnx",
+    "exporters/value_info_symbol.onnx",
+    "exporters/nhwc_opset9.onnx",
+];
+
+#[test]
+fn every_exported_model_gives_the_reference_probabilities_on_both_engines() {
+    let (images, want) = probes();
+    let engines = engines();
+    for (engine, runtime) in &engines {
+        for model in CORPUS {
+            let m = OnnxModel::load_with(
+                &fixtures().join(model),
+                &OnnxSettings::default(),
+                runtime,
+                false,
+            )
+            .unwrap_or_else(|e| panic!("{model} on {engine}: {e}"));
+            assert_eq!(
+                m.class_names().len(),
+                3,
+                "{model}: class names from metadata"
+            );
+            assert_eq!(m.input_size(), [8, 8]);
+            let got = m.predict(&images).unwrap();
+            assert_close(model, engine, &got, &want);
+            let info = m.info();
+            assert!(
+                info.runtime.starts_with(if *engine == "tract" {
+                    "tract"
+                } else {
+                    "onnxruntime"
+                }),
+                "{}",
+                info.runtime
+            );
+        }
+    }
+}
+
+/// The engines this machine has: tract, and ONNX Runtime when its library is found.
+fn engines() -> Vec<(&'static str, OnnxRuntime)> {
+    let lib = ort_lib();
+    assert!(
+        lib.is_some() || !required(),
+        "no ONNX Runtime library (pip install onnxruntime into .venv, or set SPURION_ORT_LIB)"
+    );
+    let mut engines = vec![("tract", OnnxRuntime::tract())];
+    match lib {
+        Some(lib) => engines.push((
+            "onnxruntime",
+            OnnxRuntime {
+                kind: RuntimeKind::Ort,
+                ort_lib: Some(lib),
+            },
+        )),
+        None => eprintln!("no ONNX Runtime library: only tract is checked"),
+    }
+    engines
+}
+
+/// A small CNN exported by PyTorch's default exporter (weights in `.onnx.data`) and by the
+/// TorchScript exporter (`scripts/make_torch_fixtures.py`), against onnxruntime's output.
+#[test]
+fn both_pytorch_exporters_give_onnxruntimes_probabilities() {
+    let (images, _) = probes();
+    let dir = fixtures().join("torch");
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    for (engine, runtime) in engines() {
+        for (file, table) in expected["models"].as_object().unwrap() {
+            let m =
+                OnnxModel::load_with(&dir.join(file), &OnnxSettings::default(), &runtime, false)
+                    .unwrap_or_else(|e| panic!("{file} on {engine}: {e}"));
+            let mut names: Vec<&String> = table.as_object().unwrap().keys().collect();
+            names.sort();
+            let want: Vec<Vec<f32>> = names
+                .iter()
+                .map(|n| {
+                    table[n.as_str()]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_f64().unwrap() as f32)
+                        .collect()
+                })
+                .collect();
+            assert_close(file, engine, &m.predict(&images).unwrap(), &want);
+        }
+    }
+}
+
+#[test]
+fn an_audit_says_which_engine_ran_and_refuses_a_missing_or_wrong_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixtures().join("tiny.onnx");
+    let model = model.to_str().unwrap();
+    if let Some(lib) = ort_lib() {
+        let out = common::spurion(
+            &[
+                "audit",
+                "--model",
+                model,
+                "--probes-count",
+                "200",
+                "--runtime",
+                "ort",
+                "--ort-lib",
+                lib.to_str().unwrap(),
+                "--out",
+                "a",
+                "-q",
+            ],
+            dir.path(),
+        );
+        let stdout = common::ok(&out);
+        assert!(stdout.contains("run by onnxruntime"), "{stdout}");
+        let html = std::fs::read_to_string(dir.path().join("a/report.html")).unwrap();
+        assert!(html.contains("CPU execution provider"));
+    } else {
+        assert!(!required(), "no ONNX Runtime library");
+    }
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not a library").unwrap();
+    let fake = fake.to_str().unwrap().to_string();
+    for (args, code, needles) in [
+        (
+            vec![
+                "--runtime",
+                "ort",
+                "--ort-lib",
+                "/nonexistent/libonnxruntime.so",
+            ],
+            2,
+            vec!["--ort-lib", "not a file"],
+        ),
+        (
+            vec!["--runtime", "ort", "--ort-lib", fake.as_str()],
+            1,
+            vec!["libonnxruntime.so", "cannot load ONNX Runtime"],
+        ),
+        (vec!["--runtime", "warp"], 2, vec!["--runtime", "warp"]),
+    ]
+    .into_iter()
+    .chain(
+        // Without a library anywhere (this process passes its environment on).
+        std::env::var_os("ORT_DYLIB_PATH").is_none().then(|| {
+            (
+                vec!["--runtime", "ort"],
+                2,
+                vec!["--runtime", "ORT_DYLIB_PATH"],
+            )
+        }),
+    ) {
+        let mut all = vec!["--model", model, "--probes-count", "50"];
+        all.extend(args);
+        common::fails_with(&["audit"], &all, code, &needles);
+    }
+    // A spurion checkpoint (any folder: refused before it is read) has no use for them.
+    let folder = dir.path().to_str().unwrap();
+    common::fails_with(
+        &["audit"],
+        &["--model", folder, "--runtime", "tract"],
+        2,
+        &["--runtime", "ONNX models only"],
+    );
+}
