@@ -281,11 +281,7 @@ fn audit_with(
     let findings = merge_findings(&class_names, &runs);
     let info = match classifier {
         Classifier::Model(m) => m.info(),
-        Classifier::Scores(s) => s.info(match sources.first() {
-            Some(ProbeSource::Generated(spec)) => [spec.height, spec.width],
-            Some(ProbeSource::Folder { height, width, .. }) => [*height, *width],
-            None => [0, 0],
-        }),
+        Classifier::Scores(s) => s.info(sources.first().map_or([0, 0], ProbeSource::size)),
     };
     timings.total = started.elapsed().as_secs_f64();
     Ok(AuditResults {

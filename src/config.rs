@@ -422,6 +422,15 @@ impl AuditConfig {
         self.output().check()
     }
 
+    /// [`AuditConfig::check`] for a classifier given through the library (a
+    /// [`crate::ProbabilityModel`] of the caller's): every setting and the output, but no
+    /// `model` path or scores file.
+    pub fn check_for_library_model(&self) -> Result<()> {
+        let mut with_model = self.clone();
+        with_model.model = PathBuf::from("(a model given through the library)");
+        with_model.check()
+    }
+
     /// Probes per inference batch for a model taking `[h, w]` images: `batch_size`, else as
     /// many as [`AUTO_BATCH_BYTES`] of input hold (at most [`MAX_AUTO_BATCH`]): a model's
     /// activations take several times its input, so a fixed batch of large images (512 at

@@ -28,6 +28,8 @@ pub const SIGNIFICANCE_LEVEL: f64 = 0.05;
 /// How many of a cluster's heaviest held-out probes make its member image (the mask's second
 /// source, and the prototype when there is no decoder).
 const MEMBER_IMAGES: usize = 16;
+/// Largest side of the nearest probes kept for the report.
+const REPORT_SIDE: usize = 64;
 
 /// How many held-out probes make the probes' background (their per-pixel median).
 const BACKGROUND_PROBES: usize = 101;
@@ -207,21 +209,25 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
             ids
         })
         .collect();
-    let member_means: Vec<Images> = members
-        .iter()
-        .map(|ids| {
-            let imgs = (input.probe_images)(&ids[..ids.len().min(MEMBER_IMAGES)])?;
-            let mut out = Images::empty(imgs.channels, imgs.height, imgs.width);
-            if imgs.count > 0 {
-                out.push(&mean_image(&imgs));
-            }
-            Ok(out)
-        })
-        .collect::<Result<_>>()?;
+    // The mean of a cluster's heaviest held-out probes, at the probes' size: made one cluster
+    // at a time, as a model with many classes and large inputs (1000 x 224 x 224) would not
+    // hold them all.
+    let member_mean = |ids: &[usize]| -> Result<Images> {
+        let imgs = (input.probe_images)(&ids[..ids.len().min(MEMBER_IMAGES)])?;
+        let mut out = Images::empty(imgs.channels, imgs.height, imgs.width);
+        if imgs.count > 0 {
+            out.push(&mean_image(&imgs));
+        }
+        Ok(out)
+    };
     // Prototypes: decoded centroids, or the member means for a baseline without a decoder.
     let prototypes = match input.decode {
         Some(decode) => decode(&s.centroids)?,
         None => {
+            let member_means: Vec<Images> = members
+                .iter()
+                .map(|ids| member_mean(ids))
+                .collect::<Result<_>>()?;
             let first = member_means.iter().find(|i| i.count > 0);
             let (c, h, w) = first.map_or((3, 1, 1), |i| (i.channels, i.height, i.width));
             let mut out = Images::empty(c, h, w);
@@ -253,7 +259,13 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
             .into_iter()
             .map(|k| held[k])
             .collect();
-        nearest_images.push((input.probe_images)(&nearest)?);
+        // The report shows them as thumbnails: kept at most REPORT_SIDE pixels a side.
+        let near = (input.probe_images)(&nearest)?;
+        let scale = (REPORT_SIDE as f64 / near.height.max(near.width) as f64).min(1.0);
+        nearest_images.push(near.resize(
+            ((near.height as f64 * scale).round() as usize).max(1),
+            ((near.width as f64 * scale).round() as usize).max(1),
+        ));
         let weights = &class_weights[owner];
         let description = describe::describe_cluster(
             members[j].clone(),
@@ -266,7 +278,8 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
         let mine: f64 = members[j].iter().map(|&i| weights[i] as f64).sum();
         // The prototype and the members at the probes' size, for the mask and the test.
         let pattern = prototypes.slice(j, j + 1).resize(h, w).data;
-        let member_image = (member_means[j].count > 0).then(|| member_means[j].image(0));
+        let member_mean_j = member_mean(&members[j])?;
+        let member_image = (member_mean_j.count > 0).then(|| member_mean_j.image(0));
         let mask = Mask::find(&pattern, member_image, &background, h, w);
         let summary = MaskSummary {
             share: mask.share(),

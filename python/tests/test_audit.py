@@ -1,0 +1,109 @@
+"""The Python package end to end: a numpy `predict` with a planted colour rule, hostile
+`predict`s, and equality with the CLI's --scores route. Run after installing the wheel:
+
+    pip install numpy pytest target/wheels/spurion-*.whl
+    SPURION_BIN=target/release/spurion pytest python/tests
+"""
+import csv
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import spurion
+
+SIZE = (16, 16)
+
+
+def green_rule(x):
+    """Class 1 ("green") when the image is clearly green on average: a colour shortcut."""
+    m = x.mean(axis=(2, 3))
+    score = 12.0 * (m[:, 1] - 0.45) - 12.0 * (np.maximum(m[:, 0], m[:, 2]) - 0.25)
+    p = 1.0 / (1.0 + np.exp(-score))
+    return np.stack([1.0 - p, p], axis=1)
+
+
+def grey_images(n=60, seed=1):
+    """Hold-out 'real' images: grey noise, which the rule calls class 0."""
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.1, 0.4, size=(n, 1, *SIZE)).astype(np.float32)
+    return np.repeat(v, 3, axis=1)
+
+
+def test_a_planted_colour_rule_is_found_and_the_report_is_written(tmp_path):
+    r = spurion.audit(
+        green_rule,
+        probes="solid",
+        probes_count=2000,
+        input_size=SIZE,
+        holdout=grey_images(),
+        class_names=["other", "green"],
+        out=tmp_path / "report",
+        quiet=True,
+    )
+    assert r.found() == ["green"], [f["reason"] for f in r.findings]
+    green = r.findings[1]
+    assert green["status"] == "found"
+    assert green["color"][1] > max(green["color"][0], green["color"][2])
+    assert r.acp > r.chance
+    assert r.latents.shape[0] == r.probabilities.shape[0] > 0
+    assert (tmp_path / "report" / "report.html").exists()
+    r.to_html(tmp_path / "copy.html")
+    assert (tmp_path / "copy.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_probes_are_the_generated_set():
+    a = spurion.probes("patch", 5, SIZE, seed=3)
+    assert a.shape == (5, 3, *SIZE) and a.dtype == np.float32
+    assert np.array_equal(a, spurion.probes("patch", 5, SIZE, seed=3))
+    assert 0.0 <= a.min() and a.max() <= 1.0
+
+
+@pytest.mark.parametrize(
+    "predict, error, text",
+    [
+        (lambda x: (_ for _ in ()).throw(KeyError("boom")), KeyError, "boom"),
+        (lambda x: np.zeros((len(x), 3)), ValueError, "shape"),
+        (lambda x: np.full((len(x), 2), np.nan), ValueError, "NaN"),
+        (lambda x: np.full((len(x), 2), 3.0), ValueError, "outside"),
+    ],
+)
+def test_a_bad_predict_stops_the_run_and_writes_nothing(tmp_path, predict, error, text):
+    out = tmp_path / "report"
+    with pytest.raises(error, match=text):
+        spurion.audit(predict, probes_count=200, input_size=SIZE, class_names=["a", "b"], out=out, quiet=True)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_arguments_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="probes"):
+        spurion.audit(green_rule, probes="plaid", input_size=SIZE, out=tmp_path / "a", quiet=True)
+    with pytest.raises(ValueError, match="k"):
+        spurion.audit(green_rule, k=10_000, probes_count=100, input_size=SIZE, out=tmp_path / "b", quiet=True)
+    with pytest.raises(ValueError, match="holdout"):
+        spurion.audit(green_rule, holdout=np.zeros((2, 3, 4, 4)), input_size=SIZE, out=tmp_path / "c", quiet=True)
+
+
+def test_the_python_route_equals_the_clis_scores_route(tmp_path):
+    cli = os.environ.get("SPURION_BIN")
+    if not cli:
+        pytest.skip("SPURION_BIN (the spurion binary) not set")
+    probes = tmp_path / "probes"
+    subprocess.run([cli, "probes", "--family", "solid", "--count", "400", "--size", "16", "--out", str(probes), "-q"], check=True)
+    r = spurion.audit(green_rule, probes=str(probes), probes_count=None, input_size=(16, 16),
+                      class_names=["other", "green"], out=tmp_path / "py", quiet=True)
+    # The probabilities predict gave, as a scores file for the CLI, by probe id.
+    rows = list(csv.DictReader(open(probes / "manifest.csv")))
+    with open(tmp_path / "scores.csv", "w") as f:
+        f.write("id,other,green\n")
+        for row, p in zip(rows, r.probabilities):
+            f.write(f"{row['id']},{float(p[0])!r},{float(p[1])!r}\n")
+    subprocess.run([cli, "audit", "--probes", str(probes), "--scores", str(tmp_path / "scores.csv"),
+                    "--out", str(tmp_path / "cli"), "-q", "--no-timings"], check=True)
+    c = json.loads((tmp_path / "cli" / "results.json").read_text())["runs"][0]["run"]
+    assert c["acp"] == r.run["acp"]
+    assert [k["centroid"] for k in c["clusters"]] == [k["centroid"] for k in r.clusters]
