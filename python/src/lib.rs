@@ -150,9 +150,13 @@ fn probes(
     Ok(PyBytes::new(py, &f32_bytes(&images.data)).unbind())
 }
 
+/// results.json's text, and the prototypes' float32 bytes with their shape.
+type AuditReturn = (String, Py<PyBytes>, (usize, usize, usize, usize));
+
 /// Audits a Python `predict` (float32 bytes in, float32 probability bytes out) on one probe
 /// family or folder, with optional hold-out images (float32 bytes, n x 3 x h x w) for the
-/// causal test. Writes the report folder to `out` and returns results.json's text.
+/// causal test. Writes the report folder to `out` and returns results.json's text and the
+/// decoded prototypes (float32 bytes, with their shape: clusters x channels x height x width).
 #[pyfunction]
 #[pyo3(signature = (predict, class_names, input_size, probes, probes_count, latent_dim, k, seed, out, force, holdout, holdout_count, quiet))]
 #[allow(clippy::too_many_arguments)]
@@ -171,7 +175,7 @@ fn audit(
     holdout: Option<Vec<u8>>,
     holdout_count: usize,
     quiet: bool,
-) -> PyResult<String> {
+) -> PyResult<AuditReturn> {
     let choice = probes.parse::<ProbeChoice>().map_err(to_py)?;
     let config = AuditConfig {
         model: PathBuf::new(),
@@ -215,7 +219,7 @@ fn audit(
         }
         None => None,
     };
-    let result = py.detach(|| -> spurion::Result<String> {
+    let result = py.detach(|| -> spurion::Result<(String, Option<Images>)> {
         config.check_for_library_model()?;
         let source = spurion::audit::probe_source(&config, 0, size)?;
         let progress = progress(quiet);
@@ -227,10 +231,23 @@ fn audit(
             &progress,
         )?;
         spurion::report::write_audit(&results, &config.output())?;
-        serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))
+        let prototypes = results
+            .runs
+            .first()
+            .and_then(|r| r.run.data.as_ref())
+            .map(|d| d.prototypes().clone());
+        let json =
+            serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))?;
+        Ok((json, prototypes))
     });
     match result {
-        Ok(json) => Ok(json),
+        Ok((json, prototypes)) => {
+            let (bytes, shape) = match prototypes {
+                Some(p) => (f32_bytes(&p.data), (p.count, p.channels, p.height, p.width)),
+                None => (Vec::new(), (0, 0, 0, 0)),
+            };
+            Ok((json, PyBytes::new(py, &bytes).unbind(), shape))
+        }
         Err(e) => match model.failure.lock().ok().and_then(|mut f| f.take()) {
             Some(raised) => Err(raised),
             None => Err(to_py(e)),
@@ -294,11 +311,46 @@ fn audit_onnx(
     .map_err(to_py)
 }
 
+/// The paper's experiment (`spurion reproduce`) on the IDX data at `data`: returns
+/// results.json's text, the report written to `out`.
+#[pyfunction]
+#[pyo3(signature = (data, out, trials, dims, probes, seed, force, quiet))]
+#[allow(clippy::too_many_arguments)]
+fn reproduce(
+    py: Python<'_>,
+    data: PathBuf,
+    out: PathBuf,
+    trials: usize,
+    dims: Vec<usize>,
+    probes: usize,
+    seed: u64,
+    force: bool,
+    quiet: bool,
+) -> PyResult<String> {
+    let config = spurion::ReproduceConfig {
+        data,
+        out,
+        trials,
+        dims,
+        probes,
+        seed,
+        force,
+        ..spurion::ReproduceConfig::default()
+    };
+    py.detach(|| {
+        config.check()?;
+        let results = spurion::reproduce::run(&config, &progress(quiet))?;
+        serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))
+    })
+    .map_err(to_py)
+}
+
 #[pymodule]
 fn _spurion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probes, m)?)?;
     m.add_function(wrap_pyfunction!(audit, m)?)?;
     m.add_function(wrap_pyfunction!(audit_onnx, m)?)?;
+    m.add_function(wrap_pyfunction!(reproduce, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

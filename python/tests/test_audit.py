@@ -49,6 +49,8 @@ def test_a_planted_colour_rule_is_found_and_the_report_is_written(tmp_path):
     assert green["status"] == "found"
     assert green["color"][1] > max(green["color"][0], green["color"][2])
     assert r.acp > r.chance
+    proto = green["prototype"]
+    assert proto.shape[0] == 3 and proto[1].mean() > max(proto[0].mean(), proto[2].mean())
     assert r.latents.shape[0] == r.probabilities.shape[0] > 0
     assert (tmp_path / "report" / "report.html").exists()
     r.to_html(tmp_path / "copy.html")
@@ -107,3 +109,11 @@ def test_the_python_route_equals_the_clis_scores_route(tmp_path):
     c = json.loads((tmp_path / "cli" / "results.json").read_text())["runs"][0]["run"]
     assert c["acp"] == r.run["acp"]
     assert [k["centroid"] for k in c["clusters"]] == [k["centroid"] for k in r.clusters]
+
+
+def test_reproduce_runs_the_papers_experiment(tmp_path):
+    data = pathlib.Path(__file__).resolve().parents[2] / "data" / "mnist-10k"
+    r = spurion.reproduce(data, out=tmp_path / "r", trials=1, dims=[2], probes=500, quiet=True)
+    assert [row["latent_dim"] for row in r["summary"]] == [2]
+    assert r["trials"][0]["colored_accuracy"] > 0.9
+    assert (tmp_path / "r" / "report.html").exists()

@@ -28,7 +28,7 @@ import numpy as np
 from . import _spurion
 
 __version__ = _spurion.__version__
-__all__ = ["audit", "audit_onnx", "probes", "AuditResult"]
+__all__ = ["audit", "audit_onnx", "probes", "reproduce", "AuditResult"]
 
 
 def _generated(family, count, size, seed):
@@ -93,13 +93,20 @@ class AuditResult:
     it), `acp` with its `chance` and `ceiling`, per-probe `latents` and `probabilities`, and
     the report folder (`report_dir`, with report.html), which `save` copies."""
 
-    def __init__(self, results, report_dir):
+    def __init__(self, results, report_dir, prototypes=None):
         self.results = results
+        # Decoded centroids (clusters, 3, S, S), S the VAE's thumbnail size; each finding's
+        # "prototype" is its cluster's.
+        self.prototypes = prototypes
         self.report_dir = pathlib.Path(report_dir)
         run = results["runs"][0]["run"]
         self.run = run
         self.class_names = results["class_names"]
         self.findings = results["findings"]
+        if prototypes is not None:
+            for f in self.findings:
+                if f.get("cluster") is not None and f["cluster"] < len(prototypes):
+                    f["prototype"] = prototypes[f["cluster"]]
         self.clusters = run["clusters"]
         self.acp = run["acp"]
         self.chance = run["chance"]
@@ -183,7 +190,7 @@ def audit(
         count = hold.shape[0]
         hold = np.ascontiguousarray(hold, dtype="<f4").tobytes()
     target, _ = _out_dir(out)
-    text = _spurion.audit(
+    text, protos, shape = _spurion.audit(
         _checked(predict, output, len(class_names)),
         class_names,
         (h, w),
@@ -198,7 +205,8 @@ def audit(
         count,
         bool(quiet),
     )
-    return AuditResult(json.loads(text), target)
+    prototypes = np.frombuffer(protos, dtype="<f4").reshape(shape).copy() if shape[0] else None
+    return AuditResult(json.loads(text), target, prototypes)
 
 
 def audit_onnx(
@@ -233,3 +241,13 @@ def audit_onnx(
         bool(quiet),
     )
     return AuditResult(json.loads(text), target)
+
+
+def reproduce(data, out="spurion-out", trials=5, dims=(2, 3, 5, 10), probes=10_000, seed=0, force=False, quiet=False):
+    """The paper's experiment (`spurion reproduce`) on the IDX data at `data` (the repository's
+    data/mnist-10k, or EMNIST/MNIST files): returns results.json as a dict; the report goes to
+    `out`."""
+    text = _spurion.reproduce(
+        os.fspath(data), os.fspath(out), int(trials), [int(d) for d in dims], int(probes), int(seed), bool(force), bool(quiet)
+    )
+    return json.loads(text)
