@@ -391,6 +391,21 @@ impl Default for AuditConfig {
 
 impl AuditConfig {
     pub fn check(&self) -> Result<()> {
+        self.check_settings()?;
+        self.check_classifier()?;
+        self.output().check()
+    }
+
+    /// [`AuditConfig::check`] for a classifier given through the library (a
+    /// [`crate::ProbabilityModel`] of the caller's): every setting and the output, but no
+    /// `model` path or scores file.
+    pub fn check_for_library_model(&self) -> Result<()> {
+        self.check_settings()?;
+        self.output().check()
+    }
+
+    /// Every setting but where the probabilities come from and where the output goes.
+    fn check_settings(&self) -> Result<()> {
         if self.probes.is_empty() {
             return Err(Error::param(
                 "probes",
@@ -418,17 +433,7 @@ impl AuditConfig {
         }
         positive("vae-train-probes", self.vae_train_probes)?;
         self.device.device()?;
-        self.check_classifier()?;
-        self.output().check()
-    }
-
-    /// [`AuditConfig::check`] for a classifier given through the library (a
-    /// [`crate::ProbabilityModel`] of the caller's): every setting and the output, but no
-    /// `model` path or scores file.
-    pub fn check_for_library_model(&self) -> Result<()> {
-        let mut with_model = self.clone();
-        with_model.model = PathBuf::from("(a model given through the library)");
-        with_model.check()
+        Ok(())
     }
 
     /// Probes per inference batch for a model taking `[h, w]` images: `batch_size`, else as

@@ -55,6 +55,8 @@ def test_a_planted_colour_rule_is_found_and_the_report_is_written(tmp_path):
     assert (tmp_path / "report" / "report.html").exists()
     r.to_html(tmp_path / "copy.html")
     assert (tmp_path / "copy.html").read_text().startswith("<!DOCTYPE html>")
+    with pytest.raises(FileExistsError):
+        r.to_html(tmp_path / "copy.html")
 
 
 def test_probes_are_the_generated_set():

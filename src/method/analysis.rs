@@ -209,9 +209,9 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
             ids
         })
         .collect();
-    // The mean of a cluster's heaviest held-out probes, at the probes' size: made one cluster
-    // at a time, as a model with many classes and large inputs (1000 x 224 x 224) would not
-    // hold them all.
+    // The mean of a cluster's heaviest held-out probes, at the probes' size (the prototype of a
+    // baseline without a decoder). The loop below makes each cluster's when it needs it, as a
+    // model with many classes and large inputs (1000 x 224 x 224) would not hold them all.
     let member_mean = |ids: &[usize]| -> Result<Images> {
         let imgs = (input.probe_images)(&ids[..ids.len().min(MEMBER_IMAGES)])?;
         let mut out = Images::empty(imgs.channels, imgs.height, imgs.width);
@@ -278,8 +278,12 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
         let mine: f64 = members[j].iter().map(|&i| weights[i] as f64).sum();
         // The prototype and the members at the probes' size, for the mask and the test.
         let pattern = prototypes.slice(j, j + 1).resize(h, w).data;
-        let member_mean_j = member_mean(&members[j])?;
-        let member_image = (member_mean_j.count > 0).then(|| member_mean_j.image(0));
+        // The heaviest held-out members, read once: their mean is the mask's second image,
+        // and they are what the causal test pastes.
+        let heaviest = &members[j][..members[j].len().min(MEMBER_IMAGES)];
+        let member_images = (input.probe_images)(heaviest)?;
+        let member_mean_j = (member_images.count > 0).then(|| mean_image(&member_images));
+        let member_image = member_mean_j.as_deref();
         let mask = Mask::find(&pattern, member_image, &background, h, w);
         let summary = MaskSummary {
             share: mask.share(),
@@ -289,8 +293,6 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
         };
         let causal = match input.causal {
             Some(ci) if mask.share() > 0.0 && ci.images.height == h && ci.images.width == w => {
-                let heaviest = &members[j][..members[j].len().min(MEMBER_IMAGES)];
-                let member_images = (input.probe_images)(heaviest)?;
                 Some(ci.test(&pattern, &member_images, &mask, owner, &mut causal_rng)?)
             }
             _ => None,

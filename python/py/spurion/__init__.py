@@ -126,13 +126,15 @@ class AuditResult:
         return [f["class_name"] for f in self.findings if f["status"] == "found"]
 
     def save(self, path):
-        """Copies the report folder (report.html, results.json, latents.npz, ...) to `path`."""
+        """Copies the report folder (report.html, results.json, latents.npz, ...) to `path`,
+        which must not exist yet."""
         shutil.copytree(self.report_dir, path)
         return pathlib.Path(path)
 
     def to_html(self, path):
-        """Writes the self-contained report.html to `path`."""
-        shutil.copyfile(self.report_dir / "report.html", path)
+        """Writes the self-contained report.html to `path`, which must not exist yet."""
+        with open(path, "xb") as out, open(self.report_dir / "report.html", "rb") as src:
+            shutil.copyfileobj(src, out)
         return pathlib.Path(path)
 
     def __repr__(self):
