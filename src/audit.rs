@@ -409,7 +409,7 @@ fn audit_family(
             train_x.extend(vae::thumbnails(&images.select(&local), config.vae.size));
         }
         sampled = upto;
-        bar.set_position(end as u64);
+        bar.set_position(end as u64)?;
     }
     bar.finish_and_clear();
     let probs = Probabilities::new(classes, probs)?;
@@ -460,7 +460,7 @@ fn audit_family(
                     &device,
                     &mut rng,
                 )?);
-                bar.set_position(end as u64);
+                bar.set_position(end as u64)?;
             }
             bar.finish_and_clear();
             Latents::new(config.latent_dim, latents)?
@@ -470,6 +470,7 @@ fn audit_family(
     timings.inference += t.elapsed().as_secs_f64();
 
     // Step 4 and the analysis, on the held-out part.
+    progress.check()?;
     let probe_images = |ids: &[usize]| source.get(ids);
     let predict = |imgs: &Images| match classifier {
         Classifier::Model(model) => model.predict(imgs),

@@ -147,7 +147,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             &device,
             1,
             &mut seed::rng(rc.seed, Stream::ClassifierBatches, &[0]),
-            |_| {},
+            |_| Ok(()),
         )
     })?;
     row(
@@ -204,7 +204,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             &device,
             2,
             &mut seed::rng(rc.seed, Stream::VaeTraining, &[0]),
-            |_, _| {},
+            |_, _| Ok(()),
         )
     })?;
     row(

@@ -45,13 +45,18 @@ pub enum Error {
     /// The deep-learning backend failed (reading tensors back, saving weights).
     #[error("model: {0}")]
     Model(String),
+    /// The run was stopped on request (Ctrl-C in a notebook, through a progress sink).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
-    /// Process exit code for this error: 2 for a bad setting (usage), 1 for everything else.
+    /// Process exit code for this error: 2 for a bad setting (usage), 130 for an interrupted
+    /// run (as a shell reports Ctrl-C), 1 for everything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Param { .. } => 2,
+            Error::Interrupted => 130,
             _ => 1,
         }
     }

@@ -77,5 +77,5 @@ pub use nn::ComputeDevice;
 pub use nn::vae::LatentMode;
 pub use output::{OutputTarget, remove_staging_on_signals};
 pub use probes::ProbeFamily;
-pub use progress::Progress;
+pub use progress::{Progress, ProgressSink};
 pub use seed::Rng;

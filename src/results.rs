@@ -59,6 +59,11 @@ impl RunData {
     pub fn prototypes(&self) -> &Images {
         &self.analysis.prototypes
     }
+
+    /// Per cluster, the held-out probes nearest its centroid (as thumbnails).
+    pub fn nearest_probes(&self) -> &[Images] {
+        &self.analysis.nearest
+    }
 }
 
 /// One row of the paper's Table 1 (ACP in percent across 5 trials).

@@ -85,7 +85,7 @@ pub fn write_probes(config: &ProbesConfig, progress: &Progress) -> Result<Vec<Ma
                 seed: spec.seed,
             });
         }
-        bar.set_position(end as u64);
+        bar.set_position(end as u64)?;
     }
     bar.finish_and_clear();
     let mut manifest = String::from("id,file,family,seed\n");

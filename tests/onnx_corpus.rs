@@ -176,7 +176,8 @@ fn both_pytorch_exporters_give_onnxruntimes_probabilities() {
 /// wheels and sets `SPURION_PYPI_MODELS`): Yahoo's open_nsfw (tf2onnx, opset 9: NHWC, BGR,
 /// 0-255, mean 104/117/123) and RapidOCR's text-direction classifier (Paddle2ONNX: input
 /// `[-1, 3, ?, ?]`, run at 48x192). ONNX Runtime runs both; spurion's probabilities equal
-/// onnxruntime-Python's on the same preprocessed probes. tract cannot load either yet.
+/// onnxruntime-Python's on the same preprocessed probes. tract cannot load either: its error
+/// names the failing node, its operator and the exporter, and suggests `--runtime ort`.
 #[test]
 fn real_classifiers_from_pypi_match_onnxruntime_python() {
     let Some(dir) = std::env::var_os("SPURION_PYPI_MODELS").map(PathBuf::from) else {
@@ -202,11 +203,27 @@ fn real_classifiers_from_pypi_match_onnxruntime_python() {
         ..OnnxSettings::default()
     };
     let tmp = tempfile::tempdir().unwrap();
-    for (file, settings) in [
-        ("open-nsfw.onnx", nsfw),
-        ("ch_ppocr_mobile_v2.0_cls_infer.onnx", cls),
+    for (file, settings, exporter, op) in [
+        ("open-nsfw.onnx", nsfw, "tf2onnx 1.8.4, opset 9", "Conv"),
+        (
+            "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+            cls,
+            "PaddlePaddle, opset 11",
+            "Reshape",
+        ),
     ] {
         let path = dir.join(file);
+        // tract's refusal names the node, its operator and the exporter, and points at ORT.
+        let e = OnnxModel::load(&path, &settings).err().unwrap().to_string();
+        for part in [
+            "not a usable ONNX model for tract",
+            &format!("(ONNX operator {op})"),
+            &format!("exported by {exporter}"),
+            "try --runtime ort",
+        ] {
+            assert!(e.contains(part), "{file}: {part:?} missing from: {e}");
+        }
+        assert!(!e.contains('\n'), "{e}");
         let m = OnnxModel::load_with(&path, &settings, &runtime, false)
             .unwrap_or_else(|e| panic!("{file}: {e}"));
         let [h, w] = m.input_size();

@@ -9,7 +9,7 @@
 //! by `predict` stops the run and is raised again as it was.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -21,15 +21,108 @@ use spurion::model::{ModelFormat, ModelInfo, OutputKind};
 use spurion::probes::{ProbeFamily, ProbeSpec};
 use spurion::{
     AuditConfig, ClusterCount, Images, Probabilities, ProbabilityModel, ProbeChoice, Progress,
+    ProgressSink,
 };
+
+/// The first Python exception a run met (raised by `predict`, by a progress callback, or a
+/// KeyboardInterrupt from Ctrl-C), to raise again once the run has stopped.
+#[derive(Clone, Default)]
+struct Failure(Arc<Mutex<Option<PyErr>>>);
+
+impl Failure {
+    fn keep(&self, e: PyErr) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+
+    fn happened(&self) -> bool {
+        self.0.lock().map(|s| s.is_some()).unwrap_or(false)
+    }
+
+    fn take(&self) -> Option<PyErr> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+
+    /// The kept exception if there is one, else `e` as a Python exception.
+    fn or(&self, e: spurion::Error) -> PyErr {
+        self.take().unwrap_or_else(|| to_py(e))
+    }
+}
+
+/// Progress for Python: bars go to `bars` (an object with `start`, `update`, `finish` and
+/// `line` methods, such as the package's tqdm adapter) when given; between steps the run
+/// checks for Ctrl-C, so a KeyboardInterrupt stops it even while Rust trains the VAE.
+struct PySink {
+    bars: Option<Py<PyAny>>,
+    failure: Failure,
+}
+
+impl PySink {
+    fn call<A: for<'py> pyo3::call::PyCallArgs<'py>>(&self, method: &str, args: A) {
+        let Some(bars) = &self.bars else { return };
+        if self.failure.happened() {
+            return;
+        }
+        Python::attach(|py| {
+            if let Err(e) = bars.call_method1(py, method, args) {
+                self.failure.keep(e);
+            }
+        });
+    }
+}
+
+impl ProgressSink for PySink {
+    fn start(&self, bar: u64, len: u64, label: &str) {
+        self.call("start", (bar, len, label.to_string()));
+    }
+
+    fn update(&self, bar: u64, position: u64, message: &str) {
+        self.call("update", (bar, position, message.to_string()));
+    }
+
+    fn finish(&self, bar: u64) {
+        self.call("finish", (bar,));
+    }
+
+    fn line(&self, text: &str) {
+        self.call("line", (text.to_string(),));
+    }
+
+    fn interrupted(&self) -> bool {
+        if self.failure.happened() {
+            return true;
+        }
+        Python::attach(|py| {
+            if let Err(e) = py.check_signals() {
+                self.failure.keep(e);
+            }
+        });
+        self.failure.happened()
+    }
+}
+
+/// The run's progress: bars to `bars` when given, else on stderr unless `quiet`; Ctrl-C
+/// checked either way.
+fn progress(quiet: bool, bars: Option<Py<PyAny>>, failure: &Failure) -> Progress {
+    let drawn = if quiet || bars.is_some() {
+        Progress::hidden()
+    } else {
+        Progress::stderr()
+    };
+    drawn.with_sink(Arc::new(PySink {
+        bars,
+        failure: failure.clone(),
+    }))
+}
 
 /// A Python callable `(bytes, n, c, h, w) -> bytes` as a classifier.
 struct PyModel {
     predict: Py<PyAny>,
     class_names: Vec<String>,
     size: [usize; 2],
-    /// The exception `predict` raised, to raise again once the run has stopped.
-    failure: Mutex<Option<PyErr>>,
+    /// Where the exception `predict` raised is kept, to raise again once the run has stopped.
+    failure: Failure,
 }
 
 fn f32_bytes(values: &[f32]) -> Vec<u8> {
@@ -72,9 +165,7 @@ impl ProbabilityModel for PyModel {
         });
         let values = called.map_err(|e| {
             let message = e.to_string();
-            if let Ok(mut slot) = self.failure.lock() {
-                slot.get_or_insert(e);
-            }
+            self.failure.keep(e);
             spurion::Error::Model(format!("predict raised {message}"))
         })?;
         Probabilities::new(self.class_names.len(), values)
@@ -115,15 +206,6 @@ fn method(k: &str) -> PyResult<spurion::MethodSettings> {
     })
 }
 
-/// Progress bars on stderr, or none.
-fn progress(quiet: bool) -> Progress {
-    if quiet {
-        Progress::hidden()
-    } else {
-        Progress::stderr()
-    }
-}
-
 fn family(name: &str) -> PyResult<ProbeFamily> {
     name.parse::<ProbeFamily>().map_err(to_py)
 }
@@ -150,15 +232,29 @@ fn probes(
     Ok(PyBytes::new(py, &f32_bytes(&images.data)).unbind())
 }
 
-/// results.json's text, and the prototypes' float32 bytes with their shape.
-type AuditReturn = (String, Py<PyBytes>, (usize, usize, usize, usize));
+/// Float32 images as bytes with their shape (count, channels, height, width).
+type ImageBytes = (Py<PyBytes>, (usize, usize, usize, usize));
+
+fn image_bytes(py: Python<'_>, images: &Images) -> ImageBytes {
+    (
+        PyBytes::new(py, &f32_bytes(&images.data)).unbind(),
+        (images.count, images.channels, images.height, images.width),
+    )
+}
+
+/// results.json's text, the prototypes, and per cluster its nearest held-out probes.
+type AuditReturn = (String, Option<ImageBytes>, Vec<ImageBytes>);
+
+/// The prototypes and, per cluster, its nearest held-out probes.
+type Pictures = (Images, Vec<Images>);
 
 /// Audits a Python `predict` (float32 bytes in, float32 probability bytes out) on one probe
 /// family or folder, with optional hold-out images (float32 bytes, n x 3 x h x w) for the
-/// causal test. Writes the report folder to `out` and returns results.json's text and the
-/// decoded prototypes (float32 bytes, with their shape: clusters x channels x height x width).
+/// causal test. Writes the report folder to `out` and returns results.json's text, the
+/// decoded prototypes (clusters x channels x height x width) and each cluster's nearest
+/// held-out probes. Progress goes to `bars` when given (see [`PySink`]).
 #[pyfunction]
-#[pyo3(signature = (predict, class_names, input_size, probes, probes_count, latent_dim, k, seed, out, force, holdout, holdout_count, quiet))]
+#[pyo3(signature = (predict, class_names, input_size, probes, probes_count, latent_dim, k, seed, out, force, holdout, holdout_count, quiet, bars))]
 #[allow(clippy::too_many_arguments)]
 fn audit(
     py: Python<'_>,
@@ -175,6 +271,7 @@ fn audit(
     holdout: Option<Vec<u8>>,
     holdout_count: usize,
     quiet: bool,
+    bars: Option<Py<PyAny>>,
 ) -> PyResult<AuditReturn> {
     let choice = probes.parse::<ProbeChoice>().map_err(to_py)?;
     let config = AuditConfig {
@@ -189,11 +286,12 @@ fn audit(
         ..AuditConfig::default()
     };
     let size = [input_size.0, input_size.1];
+    let failure = Failure::default();
     let model = PyModel {
         predict,
         class_names,
         size,
-        failure: Mutex::new(None),
+        failure: failure.clone(),
     };
     let holdout = match holdout {
         Some(bytes) => {
@@ -219,10 +317,10 @@ fn audit(
         }
         None => None,
     };
-    let result = py.detach(|| -> spurion::Result<(String, Option<Images>)> {
+    let progress = progress(quiet, bars, &failure);
+    let result = py.detach(|| -> spurion::Result<(String, Option<Pictures>)> {
         config.check_for_library_model()?;
         let source = spurion::audit::probe_source(&config, 0, size)?;
-        let progress = progress(quiet);
         let results = spurion::audit::audit(
             &model,
             std::slice::from_ref(&source),
@@ -230,35 +328,32 @@ fn audit(
             &config,
             &progress,
         )?;
+        progress.check()?;
         spurion::report::write_audit(&results, &config.output())?;
-        let prototypes = results
+        let pictures = results
             .runs
             .first()
             .and_then(|r| r.run.data.as_ref())
-            .map(|d| d.prototypes().clone());
+            .map(|d| (d.prototypes().clone(), d.nearest_probes().to_vec()));
         let json =
             serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))?;
-        Ok((json, prototypes))
+        Ok((json, pictures))
     });
-    match result {
-        Ok((json, prototypes)) => {
-            let (bytes, shape) = match prototypes {
-                Some(p) => (f32_bytes(&p.data), (p.count, p.channels, p.height, p.width)),
-                None => (Vec::new(), (0, 0, 0, 0)),
-            };
-            Ok((json, PyBytes::new(py, &bytes).unbind(), shape))
-        }
-        Err(e) => match model.failure.lock().ok().and_then(|mut f| f.take()) {
-            Some(raised) => Err(raised),
-            None => Err(to_py(e)),
-        },
-    }
+    let (json, pictures) = result.map_err(|e| failure.or(e))?;
+    Ok(match pictures {
+        Some((prototypes, nearest)) => (
+            json,
+            Some(image_bytes(py, &prototypes)),
+            nearest.iter().map(|n| image_bytes(py, n)).collect(),
+        ),
+        None => (json, None, Vec::new()),
+    })
 }
 
 /// `spurion audit` on an ONNX file (or a spurion checkpoint folder): returns results.json's
 /// text, the report written to `out`.
 #[pyfunction]
-#[pyo3(signature = (model, probes, probes_count, latent_dim, k, seed, out, force, holdout, runtime, ort_lib, quiet))]
+#[pyo3(signature = (model, probes, probes_count, latent_dim, k, seed, out, force, holdout, runtime, ort_lib, quiet, bars))]
 #[allow(clippy::too_many_arguments)]
 fn audit_onnx(
     py: Python<'_>,
@@ -274,6 +369,7 @@ fn audit_onnx(
     runtime: &str,
     ort_lib: Option<PathBuf>,
     quiet: bool,
+    bars: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     use spurion::model::runtime::{OnnxRuntime, RuntimeKind};
     let kind = match runtime {
@@ -303,18 +399,19 @@ fn audit_onnx(
         force,
         ..AuditConfig::default()
     };
+    let failure = Failure::default();
+    let progress = progress(quiet, bars, &failure);
     py.detach(|| {
-        let progress = progress(quiet);
         let results = spurion::audit::run(&config, &progress)?;
         serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))
     })
-    .map_err(to_py)
+    .map_err(|e| failure.or(e))
 }
 
 /// The paper's experiment (`spurion reproduce`) on the IDX data at `data`: returns
 /// results.json's text, the report written to `out`.
 #[pyfunction]
-#[pyo3(signature = (data, out, trials, dims, probes, seed, force, quiet))]
+#[pyo3(signature = (data, out, trials, dims, probes, seed, force, quiet, bars))]
 #[allow(clippy::too_many_arguments)]
 fn reproduce(
     py: Python<'_>,
@@ -326,6 +423,7 @@ fn reproduce(
     seed: u64,
     force: bool,
     quiet: bool,
+    bars: Option<Py<PyAny>>,
 ) -> PyResult<String> {
     let config = spurion::ReproduceConfig {
         data,
@@ -337,12 +435,14 @@ fn reproduce(
         force,
         ..spurion::ReproduceConfig::default()
     };
+    let failure = Failure::default();
+    let progress = progress(quiet, bars, &failure);
     py.detach(|| {
         config.check()?;
-        let results = spurion::reproduce::run(&config, &progress(quiet))?;
+        let results = spurion::reproduce::run(&config, &progress)?;
         serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))
     })
-    .map_err(to_py)
+    .map_err(|e| failure.or(e))
 }
 
 #[pymodule]

@@ -51,6 +51,11 @@ def test_a_planted_colour_rule_is_found_and_the_report_is_written(tmp_path):
     assert r.acp > r.chance
     proto = green["prototype"]
     assert proto.shape[0] == 3 and proto[1].mean() > max(proto[0].mean(), proto[2].mean())
+    # The held-out probes nearest the green centroid, as numpy: green ones.
+    near = green["nearest_probes"]
+    assert near.ndim == 4 and near.shape[0] >= 1 and near.shape[1:] == proto.shape
+    assert near[:, 1].mean() > max(near[:, 0].mean(), near[:, 2].mean())
+    assert len(r.nearest_probes) == len(r.clusters)
     assert r.latents.shape[0] == r.probabilities.shape[0] > 0
     assert (tmp_path / "report" / "report.html").exists()
     r.to_html(tmp_path / "copy.html")
@@ -119,3 +124,89 @@ def test_reproduce_runs_the_papers_experiment(tmp_path):
     assert [row["latent_dim"] for row in r["summary"]] == [2]
     assert r["trials"][0]["colored_accuracy"] > 0.9
     assert (tmp_path / "r" / "report.html").exists()
+
+
+class Recorder:
+    """A progress object: records what the core reports."""
+
+    def __init__(self, on_start=None):
+        self.events = []
+        self.on_start = on_start
+
+    def start(self, bar, total, label):
+        self.events.append(("start", bar, total, label))
+        if self.on_start:
+            self.on_start(label)
+
+    def update(self, bar, position, message):
+        self.events.append(("update", bar, position, message))
+
+    def finish(self, bar):
+        self.events.append(("finish", bar))
+
+    def line(self, text):
+        self.events.append(("line", text))
+
+
+def test_progress_goes_to_the_object_given(tmp_path):
+    rec = Recorder()
+    spurion.audit(green_rule, probes_count=600, input_size=SIZE, class_names=["other", "green"],
+                  out=tmp_path / "r", progress=rec)
+    starts = {e[1]: (e[2], e[3]) for e in rec.events if e[0] == "start"}
+    labels = [label for _, label in starts.values()]
+    assert any(l.startswith("classifying") for l in labels) and any("VAE" in l for l in labels), labels
+    for bar, (total, label) in starts.items():
+        moves = [e[2] for e in rec.events if e[0] == "update" and e[1] == bar]
+        assert ("finish", bar) in rec.events, label
+        assert moves == sorted(moves) and moves[-1] <= total, (label, moves)
+    classify = next(b for b, (_, l) in starts.items() if l.startswith("classifying"))
+    assert [e[2] for e in rec.events if e[0] == "update" and e[1] == classify][-1] == 600
+    with pytest.raises(ValueError, match="progress"):
+        spurion.audit(green_rule, input_size=SIZE, out=tmp_path / "x", progress="fancy")
+
+
+def test_ctrl_c_while_the_vae_trains_stops_the_run_and_writes_nothing(tmp_path):
+    """The interrupt arrives while Rust trains the VAE (no Python code of the user's running);
+    the run stops at its next step with KeyboardInterrupt and no report."""
+    import _thread
+    import threading
+    import time
+
+    fire = threading.Event()
+
+    def interrupter():
+        fire.wait(60)
+        time.sleep(0.2)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupter, daemon=True).start()
+    rec = Recorder(on_start=lambda label: fire.set() if "VAE" in label else None)
+    out = tmp_path / "r"
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        spurion.audit(green_rule, probes_count=3000, input_size=SIZE, class_names=["other", "green"],
+                      out=out, progress=rec)
+    assert time.monotonic() - started < 60
+    assert fire.is_set()
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    # Stopped inside training: the VAE's bar never finished and nothing came after it.
+    vae = next(e[1] for e in rec.events if e[0] == "start" and "VAE" in e[3])
+    assert ("finish", vae) not in rec.events
+
+
+def test_a_failed_run_into_a_temporary_folder_leaves_nothing_behind(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ValueError, match="NaN"):
+        spurion.audit(lambda x: np.full((len(x), 2), np.nan), probes_count=200, input_size=SIZE,
+                      class_names=["a", "b"], quiet=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tqdm_draws_the_bars_when_installed(tmp_path, capfd):
+    pytest.importorskip("tqdm")
+    spurion.audit(green_rule, probes_count=600, input_size=SIZE, class_names=["other", "green"],
+                  out=tmp_path / "r", progress="tqdm")
+    err = capfd.readouterr().err
+    assert "classifying solid probes" in err and "training VAE" in err

@@ -595,7 +595,7 @@ pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkRes
             _ => &mnist,
         };
         results.extend(run_case(case, base, config, &Progress::hidden())?);
-        bar.inc(1);
+        bar.inc(1)?;
     }
     bar.finish_and_clear();
     let out = BenchmarkResults {

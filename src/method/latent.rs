@@ -85,7 +85,7 @@ pub fn fit_vae(
         rng,
         |_, loss| {
             bar.set_message(format!("-ELBO {loss:.2}"));
-            bar.inc(1);
+            bar.inc(1)
         },
     )?;
     bar.finish_and_clear();

@@ -235,9 +235,10 @@ impl OnnxModel {
         let onnx = tract_onnx::onnx().with_ignore_value_info(true);
         let proto = onnx.proto_model_for_path(path).map_err(|e| bad(&e))?;
         let (inputs, outputs) = signature(&proto);
+        let failed = |e: &dyn std::fmt::Display| tract_failure(path, &proto, e);
         // The model's folder is where external data files (`model.onnx.data`) are found.
         let dir = path.parent().and_then(|d| d.to_str());
-        let parsed = onnx.parse(&proto, dir).map_err(|e| bad(&e))?;
+        let parsed = onnx.parse(&proto, dir).map_err(|e| failed(&e))?;
         if !parsed.unresolved_inputs.is_empty() {
             return Err(bad(&format!(
                 "inputs {:?} are used but never defined",
@@ -259,13 +260,13 @@ impl OnnxModel {
         if outputs.len() > 1 {
             model = model
                 .with_outputs_by_name([chosen.name.as_str()])
-                .map_err(|e| bad(&e))?;
+                .map_err(|e| failed(&e))?;
         }
         let input = inputs.first();
         let input_type = input_type(path, input)?;
         let declared: DeclaredDims = model
             .input_fact(0)
-            .map_err(|e| bad(&e))?
+            .map_err(|e| failed(&e))?
             .shape
             .dims()
             .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
@@ -273,7 +274,7 @@ impl OnnxModel {
         let shape_text = input.map_or("?", |i| i.shape.as_str());
         let (layout, size, channels) = input_geometry(path, settings, &declared, shape_text)?;
         let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
-        let (plan, width) = compile(path, model, &preprocess, input_type, chosen)?;
+        let (plan, width) = compile(path, model, &preprocess, input_type, chosen, &failed)?;
         check_width(path, width, &chosen.name)?;
         let (class_names, class_names_source) =
             class_names(path, settings, metadata_labels(&proto), width)?;
@@ -372,6 +373,71 @@ fn ends_in(proto: &tract_onnx::pb::ModelProto, name: &str) -> Option<OutputKind>
 
 fn not_usable(path: &Path, e: &dyn std::fmt::Display) -> Error {
     Error::data(path, format!("not a usable ONNX model: {e}"))
+}
+
+/// Why tract cannot run a parsed model, with what helps the user: tract's whole chain of
+/// reasons, the failing node and its ONNX operator when tract names one, the exporter and
+/// opset the model declares, and the other engine.
+fn tract_failure(
+    path: &Path,
+    proto: &tract_onnx::pb::ModelProto,
+    e: &dyn std::fmt::Display,
+) -> Error {
+    // `{:#}` prints an anyhow chain as "outer: inner: root".
+    let chain = format!("{e:#}").replace('\n', " ");
+    let mut message = format!("not a usable ONNX model for tract: {chain}");
+    if let Some(name) = failing_node(&chain) {
+        let nodes = proto.graph.as_ref().map_or(&[][..], |g| &g.node[..]);
+        // tract names the nodes its rewrites make after the ONNX node they came from
+        // ("conv1/BiasAdd.downsample.0...").
+        let exact = nodes.iter().find(|n| n.name == name);
+        let origin = nodes
+            .iter()
+            .filter(|n| !n.name.is_empty() && name.starts_with(&format!("{}.", n.name)))
+            .max_by_key(|n| n.name.len());
+        match (exact, origin) {
+            (Some(n), _) => message.push_str(&format!(
+                "; failing node '{}' (ONNX operator {})",
+                n.name, n.op_type
+            )),
+            (None, Some(n)) => message.push_str(&format!(
+                "; failing node '{}' (ONNX operator {}), in tract's rewrite of it",
+                n.name, n.op_type
+            )),
+            (None, None) => message.push_str(&format!("; failing node '{name}'")),
+        }
+    }
+    message.push_str(&format!("; {}", exporter(proto)));
+    message.push_str(
+        "; ONNX Runtime loads more exporters' graphs: try --runtime ort (pip install \
+         onnxruntime, then --ort-lib or ORT_DYLIB_PATH naming its library)",
+    );
+    Error::data(path, message)
+}
+
+/// The node name in tract's `node #560 "Reshape@18" Reshape` (or `#560 "name"`).
+fn failing_node(chain: &str) -> Option<String> {
+    let at = chain.find('#')?;
+    let rest = &chain[at + 1..];
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    let quoted = rest[digits..].trim_start().strip_prefix('"')?;
+    let end = quoted.find('"')?;
+    (digits > 0 && end > 0).then(|| quoted[..end].to_string())
+}
+
+/// "exported by Paddle2ONNX 1.0.6, opset 11" from the model's own fields.
+fn exporter(proto: &tract_onnx::pb::ModelProto) -> String {
+    let opset = proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or("no opset".to_string(), |o| format!("opset {}", o.version));
+    let by = match (proto.producer_name.trim(), proto.producer_version.trim()) {
+        ("", _) => "exporter not named in the file".to_string(),
+        (name, "") => format!("exported by {name}"),
+        (name, version) => format!("exported by {name} {version}"),
+    };
+    format!("{by}, {opset}")
 }
 
 /// "'image' float32 [N, 3, 8, 8], ..."
@@ -548,8 +614,8 @@ fn compile(
     preprocess: &Preprocess,
     input_type: InputType,
     chosen: &Declared,
+    bad: &dyn Fn(&dyn std::fmt::Display) -> Error,
 ) -> Result<(Arc<TypedRunnableModel>, usize)> {
-    let bad = |e: &dyn std::fmt::Display| not_usable(path, e);
     let (n, [h, w]) = (
         preprocess.channel_count(),
         [preprocess.height, preprocess.width],
@@ -816,6 +882,51 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.info().output, OutputKind::Logits);
+    }
+
+    #[test]
+    fn tract_failures_name_the_node_and_the_exporter() {
+        assert_eq!(
+            failing_node(r#"Translating node #560 "Reshape@18" Reshape ToTypedTranslator"#),
+            Some("Reshape@18".to_string())
+        );
+        assert_eq!(failing_node("running pass declutter: Invalid axis"), None);
+        assert_eq!(failing_node(r#"#12 "" Add"#), None);
+        let mut proto = tract_onnx::pb::ModelProto {
+            producer_name: "tf2onnx".into(),
+            producer_version: "1.8.4".into(),
+            ..Default::default()
+        };
+        proto.opset_import.push(tract_onnx::pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 9,
+        });
+        proto.graph = Some(tract_onnx::pb::GraphProto {
+            node: vec![tract_onnx::pb::NodeProto {
+                name: "conv1/BiasAdd".into(),
+                op_type: "Conv".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let e = tract_failure(
+            Path::new("m.onnx"),
+            &proto,
+            &r#"declutter node #7 "conv1/BiasAdd.downsample.0" Downsample: Invalid axis"#,
+        )
+        .to_string();
+        assert!(
+            e.contains("failing node 'conv1/BiasAdd' (ONNX operator Conv), in tract's rewrite")
+                && e.contains("exported by tf2onnx 1.8.4, opset 9")
+                && e.contains("try --runtime ort"),
+            "{e}"
+        );
+        proto.producer_name.clear();
+        let e = tract_failure(Path::new("m.onnx"), &proto, &"#3 \"other\" Add").to_string();
+        assert!(
+            e.contains("failing node 'other';") && e.contains("exporter not named in the file"),
+            "{e}"
+        );
     }
 
     #[test]

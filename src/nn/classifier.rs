@@ -162,7 +162,7 @@ pub fn fit(
         &mut seeds.rng(Stream::ClassifierBatches),
         |loss| {
             bar.set_message(format!("loss {loss:.4}"));
-            bar.inc(1);
+            bar.inc(1)
         },
     )?;
     bar.finish_and_clear();
@@ -170,7 +170,8 @@ pub fn fit(
 }
 
 /// Trains a fresh classifier on `data`. `init_seed` draws the weights; `rng` orders batches.
-/// `on_step` is called after every optimiser step with the batch loss.
+/// `on_step` is called after every optimiser step with the batch loss; an error from it
+/// stops training.
 pub fn train(
     config: &ClassifierConfig,
     data: &LabeledImages,
@@ -178,7 +179,7 @@ pub fn train(
     device: &Device,
     init_seed: u64,
     rng: &mut Rng,
-    mut on_step: impl FnMut(f64),
+    mut on_step: impl FnMut(f64) -> Result<()>,
 ) -> Result<Classifier> {
     let ad = device.clone().autodiff();
     let mut model = seeded_init(&ad, init_seed, || Classifier::new(config, &ad));
@@ -203,7 +204,7 @@ pub fn train(
                     ),
                 ));
             }
-            on_step(value);
+            on_step(value)?;
             model = optim.step(params.learning_rate, model, grads);
         }
     }

@@ -251,7 +251,8 @@ fn evaluate(
 
 /// Trains a VAE on flattened thumbnails `x` (`count x input_len`); a guided VAE also on the
 /// classifier's probabilities `targets` (`count x guide_classes`). `on_epoch` receives the
-/// epoch index and its negative ELBO (held-out when available).
+/// epoch index and its negative ELBO (held-out when available); an error from it stops
+/// training.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     config: &VaeConfig,
@@ -261,7 +262,7 @@ pub fn train(
     device: &Device,
     init_seed: u64,
     rng: &mut Rng,
-    mut on_epoch: impl FnMut(usize, f64),
+    mut on_epoch: impl FnMut(usize, f64) -> Result<()>,
 ) -> Result<(Vae, VaeTraining)> {
     let ad = device.clone().autodiff();
     let d = config.input_len();
@@ -338,12 +339,12 @@ pub fn train(
         // Over the rows this epoch reached (all of them unless `max_steps` cut it short).
         last_train = total / seen.max(1) as f64;
         if val.is_empty() {
-            on_epoch(epochs - 1, last_train);
+            on_epoch(epochs - 1, last_train)?;
             continue;
         }
         let valid = model.valid();
         let (elbo, guide) = evaluate(&valid, config, x, targets, &val, device, rng)?;
-        on_epoch(epochs - 1, elbo);
+        on_epoch(epochs - 1, elbo)?;
         // Model selection on the training objective; the ELBO alone is what gets reported.
         let loss = elbo + params.guide_weight * guide;
         let warm = steps >= params.kl_warmup_steps;

@@ -15,6 +15,10 @@ causal test on real images, and says "nothing found" when nothing is.
 `predict` is any callable taking a float32 numpy batch (N, 3, H, W) in [0, 1] and returning
 probabilities (N, C) (or logits, with output="logits"). For a PyTorch model, see
 spurion.torch.predictor.
+
+Progress shows with tqdm when it is installed (in a terminal and in Jupyter), otherwise as
+the Rust bars on stderr; Ctrl-C (or the notebook's interrupt) stops a run at its next step
+with KeyboardInterrupt and writes nothing.
 """
 
 import json
@@ -28,7 +32,7 @@ import numpy as np
 from . import _spurion
 
 __version__ = _spurion.__version__
-__all__ = ["audit", "audit_onnx", "probes", "reproduce", "AuditResult"]
+__all__ = ["audit", "audit_onnx", "probes", "reproduce", "AuditResult", "TqdmBars"]
 
 
 def _generated(family, count, size, seed):
@@ -48,6 +52,58 @@ def _size(size):
         return size, size
     h, w = size
     return int(h), int(w)
+
+
+class TqdmBars:
+    """Progress through tqdm (tqdm.auto: a widget in Jupyter, a bar in a terminal). Any object
+    with these four methods can be passed as `progress=` instead."""
+
+    def __init__(self):
+        from tqdm.auto import tqdm
+
+        self._tqdm = tqdm
+        self._bars = {}
+
+    def start(self, bar, total, label):
+        self._bars[bar] = self._tqdm(total=total, desc=label, leave=False)
+
+    def update(self, bar, position, message):
+        b = self._bars.get(bar)
+        if b is None:
+            return
+        if message:
+            b.set_postfix_str(message, refresh=False)
+        b.update(position - b.n)
+
+    def finish(self, bar):
+        b = self._bars.pop(bar, None)
+        if b is not None:
+            b.close()
+
+    def line(self, text):
+        self._tqdm.write(text)
+
+
+def _bars(progress, quiet):
+    """(quiet, bars) for the core from `progress`: "auto" (tqdm if installed, else the Rust
+    bars on stderr), "tqdm", "stderr", "none", or an object with start/update/finish/line."""
+    if quiet or progress in (None, False, "none"):
+        return True, None
+    if progress == "stderr":
+        return False, None
+    if progress in ("auto", True):
+        try:
+            return False, TqdmBars()
+        except ImportError:
+            return False, None
+    if progress == "tqdm":
+        return False, TqdmBars()
+    if all(hasattr(progress, m) for m in ("start", "update", "finish", "line")):
+        return False, progress
+    raise ValueError(
+        f"progress: expected 'auto', 'tqdm', 'stderr', 'none' or an object with "
+        f"start/update/finish/line methods, got {progress!r}"
+    )
 
 
 def _to_probabilities(raw, output):
@@ -93,11 +149,13 @@ class AuditResult:
     it), `acp` with its `chance` and `ceiling`, per-probe `latents` and `probabilities`, and
     the report folder (`report_dir`, with report.html), which `save` copies."""
 
-    def __init__(self, results, report_dir, prototypes=None):
+    def __init__(self, results, report_dir, prototypes=None, nearest=None):
         self.results = results
         # Decoded centroids (clusters, 3, S, S), S the VAE's thumbnail size; each finding's
-        # "prototype" is its cluster's.
+        # "prototype" is its cluster's, and its "nearest_probes" (n, 3, S, S) the held-out
+        # probes nearest that centroid.
         self.prototypes = prototypes
+        self.nearest_probes = nearest or []
         self.report_dir = pathlib.Path(report_dir)
         run = results["runs"][0]["run"]
         self.run = run
@@ -107,6 +165,9 @@ class AuditResult:
             for f in self.findings:
                 if f.get("cluster") is not None and f["cluster"] < len(prototypes):
                     f["prototype"] = prototypes[f["cluster"]]
+        for f in self.findings:
+            if f.get("cluster") is not None and f["cluster"] < len(self.nearest_probes):
+                f["nearest_probes"] = self.nearest_probes[f["cluster"]]
         self.clusters = run["clusters"]
         self.acp = run["acp"]
         self.chance = run["chance"]
@@ -146,9 +207,34 @@ class AuditResult:
 
 
 def _out_dir(out):
+    """The report folder, and the temporary folder made for it (None when the caller chose)."""
     if out is not None:
-        return pathlib.Path(out), False
-    return pathlib.Path(tempfile.mkdtemp(prefix="spurion-")) / "report", True
+        return pathlib.Path(out), None
+    made = pathlib.Path(tempfile.mkdtemp(prefix="spurion-"))
+    return made / "report", made
+
+
+def _run(out, call):
+    """`call(target)` writing its report to `out` (or a new temporary folder, removed again
+    when the run fails)."""
+    target, made = _out_dir(out)
+    try:
+        return target, call(target)
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+
+
+def _method(probes, probes_count, latent_dim, k, seed):
+    """The settings both audits pass the core, in its order."""
+    count = None if probes_count is None else int(probes_count)
+    return str(probes), count, int(latent_dim), str(k), int(seed)
+
+
+def _images(pair):
+    data, shape = pair
+    return np.frombuffer(data, dtype="<f4").reshape(shape).copy()
 
 
 def audit(
@@ -165,6 +251,7 @@ def audit(
     output="probabilities",
     force=False,
     quiet=False,
+    progress="auto",
 ):
     """Finds what drives each class of the classifier behind `predict`.
 
@@ -174,6 +261,9 @@ def audit(
     holdout: real images (N, 3, H, W) in [0, 1] for the causal test; without them no class
         can be "found" (the report says "not tested on real images").
     out: the report folder (default: a temporary folder, kept in result.report_dir).
+    progress: "auto" (tqdm when installed, else bars on stderr), "tqdm", "stderr", "none",
+        or an object with start(bar, total, label), update(bar, position, message),
+        finish(bar) and line(text) methods.
     """
     h, w = _size(input_size)
     if class_names is None:
@@ -191,24 +281,24 @@ def audit(
             raise ValueError(f"holdout: expected an array (N, 3, {h}, {w}), got shape {hold.shape}")
         count = hold.shape[0]
         hold = np.ascontiguousarray(hold, dtype="<f4").tobytes()
-    target, _ = _out_dir(out)
-    text, protos, shape = _spurion.audit(
-        _checked(predict, output, len(class_names)),
-        class_names,
-        (h, w),
-        str(probes),
-        None if probes_count is None else int(probes_count),
-        int(latent_dim),
-        str(k),
-        int(seed),
-        str(target),
-        bool(force),
-        hold,
-        count,
-        bool(quiet),
+    quiet, bars = _bars(progress, quiet)
+    target, (text, protos, nearest) = _run(
+        out,
+        lambda target: _spurion.audit(
+            _checked(predict, output, len(class_names)),
+            class_names,
+            (h, w),
+            *_method(probes, probes_count, latent_dim, k, seed),
+            str(target),
+            bool(force),
+            hold,
+            count,
+            bool(quiet),
+            bars,
+        ),
     )
-    prototypes = np.frombuffer(protos, dtype="<f4").reshape(shape).copy() if shape[0] else None
-    return AuditResult(json.loads(text), target, prototypes)
+    prototypes = _images(protos) if protos is not None else None
+    return AuditResult(json.loads(text), target, prototypes, [_images(n) for n in nearest])
 
 
 def audit_onnx(
@@ -224,32 +314,52 @@ def audit_onnx(
     ort_lib=None,
     force=False,
     quiet=False,
+    progress="auto",
 ):
     """`spurion audit` on an ONNX file (or a spurion model folder): tract or ONNX Runtime
     (runtime="ort", with ort_lib or ORT_DYLIB_PATH naming its library)."""
-    target, _ = _out_dir(out)
-    text = _spurion.audit_onnx(
-        os.fspath(model),
-        str(probes),
-        None if probes_count is None else int(probes_count),
-        int(latent_dim),
-        str(k),
-        int(seed),
-        str(target),
-        bool(force),
-        None if holdout is None else os.fspath(holdout),
-        str(runtime),
-        None if ort_lib is None else os.fspath(ort_lib),
-        bool(quiet),
+    quiet, bars = _bars(progress, quiet)
+    target, text = _run(
+        out,
+        lambda target: _spurion.audit_onnx(
+            os.fspath(model),
+            *_method(probes, probes_count, latent_dim, k, seed),
+            str(target),
+            bool(force),
+            None if holdout is None else os.fspath(holdout),
+            str(runtime),
+            None if ort_lib is None else os.fspath(ort_lib),
+            bool(quiet),
+            bars,
+        ),
     )
     return AuditResult(json.loads(text), target)
 
 
-def reproduce(data, out="spurion-out", trials=5, dims=(2, 3, 5, 10), probes=10_000, seed=0, force=False, quiet=False):
+def reproduce(
+    data,
+    out="spurion-out",
+    trials=5,
+    dims=(2, 3, 5, 10),
+    probes=10_000,
+    seed=0,
+    force=False,
+    quiet=False,
+    progress="auto",
+):
     """The paper's experiment (`spurion reproduce`) on the IDX data at `data` (the repository's
     data/mnist-10k, or EMNIST/MNIST files): returns results.json as a dict; the report goes to
     `out`."""
+    quiet, bars = _bars(progress, quiet)
     text = _spurion.reproduce(
-        os.fspath(data), os.fspath(out), int(trials), [int(d) for d in dims], int(probes), int(seed), bool(force), bool(quiet)
+        os.fspath(data),
+        os.fspath(out),
+        int(trials),
+        [int(d) for d in dims],
+        int(probes),
+        int(seed),
+        bool(force),
+        bool(quiet),
+        bars,
     )
     return json.loads(text)
