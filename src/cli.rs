@@ -83,6 +83,9 @@ struct BenchmarkArgs {
     /// Three cases (a colour, a corner mark, a clean model): a few minutes.
     #[arg(long)]
     quick: bool,
+    /// Only the cases whose name contains this text (e.g. corner-mark, 95%, seed-101).
+    #[arg(long, value_name = "TEXT")]
+    only: Option<String>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -603,6 +606,7 @@ pub fn run(cli: Cli) -> Result<String> {
             let progress = args.run.progress();
             let config = spurion::benchmark::BenchmarkConfig {
                 quick: args.quick,
+                only: args.only,
                 data: shipped_data(),
                 fashion: Some(PathBuf::from(FASHION_MNIST)).filter(|p| p.exists()),
                 seed: args.run.seed,

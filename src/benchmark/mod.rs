@@ -26,7 +26,7 @@ use rand::seq::SliceRandom;
 use crate::audit::{self, Holdout};
 use crate::config::{AuditConfig, ProbeChoice, Representation};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::method::causal::{CausalSettings, NullCache};
 use crate::method::{ClusterCount, Finding, Status, VaeKind};
 use crate::model::{Checkpoint, ProbabilityModel};
@@ -44,6 +44,8 @@ use shortcuts::{Corner, Shortcut, same_color};
 pub struct BenchmarkConfig {
     /// A handful of cases that fit in a CI run, instead of the whole grid.
     pub quick: bool,
+    /// Only the cases whose name contains this ("corner-mark", "95%", "seed-101").
+    pub only: Option<String>,
     /// The shipped MNIST sample.
     pub data: PathBuf,
     /// Fashion-MNIST, used beside it when the folder exists.
@@ -66,6 +68,17 @@ impl BenchmarkConfig {
 
     pub fn check(&self) -> Result<()> {
         self.device.device()?;
+        if let Some(only) = &self.only
+            && !cases(self).iter().any(|c| c.name.contains(only.as_str()))
+        {
+            return Err(Error::param(
+                "only",
+                format!(
+                    "no benchmark case's name contains '{only}' (names look like \
+                     mnist/corner-mark/95%/seed-100)"
+                ),
+            ));
+        }
         self.output().check()
     }
 }
@@ -585,7 +598,10 @@ pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkRes
         Some(f) if f.exists() => Some(data::load_idx_classes(f, Some(&CLASSES), Transpose::Auto)?),
         _ => None,
     };
-    let all = cases(config);
+    let mut all = cases(config);
+    if let Some(only) = &config.only {
+        all.retain(|c| c.name.contains(only.as_str()));
+    }
     let bar = progress.bar(all.len() as u64, "benchmark cases");
     let mut results = Vec::new();
     for case in &all {
