@@ -9,6 +9,7 @@
 //! images; or there were no real images to test it on.
 
 use super::analysis::{ClusterStats, SIGNIFICANCE_LEVEL};
+use super::causal::CausalTest;
 use super::describe::Position;
 use crate::metrics::Probabilities;
 
@@ -86,6 +87,23 @@ fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
 
+/// The causal test in words, up to the random probes' flips, the parenthesis left open:
+/// "put into real images they change p(X) by ... (random probes: 3.0%".
+fn causal_numbers(name: &str, t: &CausalTest) -> String {
+    format!(
+        "put into real images they change p({name}) by {:+.3} (95% {:+.3} to {:+.3}) against \
+         {:+.3} for probes at random (95th percentile of as many: {:+.3}) and turn {} of the \
+         other images into class {name} (random probes: {}",
+        t.effect,
+        t.interval[0],
+        t.interval[1],
+        t.null_mean,
+        t.null_p95,
+        pct(t.flips),
+        pct(t.null_flips),
+    )
+}
+
 /// The finding for each class from its clusters' statistics; `min_effect` is the causal
 /// test's smallest margins that count (effect, flip share), None when there were no real images to test on.
 pub fn findings(
@@ -150,21 +168,12 @@ pub fn findings(
                         format!(
                             "class {name} is driven by probes like its prototype ({}): held-out \
                              probes like it are class {name} with mean probability {} against \
-                             {} by chance (p = {}), and put into real images they change \
-                             p({name}) by {:+.3} (95% {:+.3} to {:+.3}), against {:+.3} for \
-                             probes at random (95th percentile of as many: {:+.3}), and turn {} of \
-                             the other images into class {name} (random probes: {})",
+                             {} by chance (p = {}), and {})",
                             s.description.text,
                             s.mean_probability.map_or("-".into(), pct),
                             pct(s.chance),
                             s.p_value.map_or("-".into(), |p| format!("{p:.3}")),
-                            t.effect,
-                            t.interval[0],
-                            t.interval[1],
-                            t.null_mean,
-                            t.null_p95,
-                            pct(t.flips),
-                            pct(t.null_flips),
+                            causal_numbers(name, t),
                         ),
                     )
                 }
@@ -184,20 +193,11 @@ pub fn findings(
                         Status::None,
                         format!(
                             "no shortcut found for class {name}: probes like its prototype \
-                             ({}) are class {name} more often than chance, but put into real \
-                             images they change p({name}) by {:+.3} (95% {:+.3} to {:+.3}) \
-                             against {:+.3} for probes at random (95th percentile of as many: \
-                             {:+.3}) and turn {} of the other images into class {name} (random \
-                             probes: {}, 95th percentile {}): a shortcut would beat the 95th \
-                             percentiles by {:.2} and {} points{}",
+                             ({}) are class {name} more often than chance, but {}, 95th \
+                             percentile {}): a shortcut would beat the 95th percentiles by {:.2} \
+                             and {} points{}",
                             s.description.text,
-                            t.effect,
-                            t.interval[0],
-                            t.interval[1],
-                            t.null_mean,
-                            t.null_p95,
-                            pct(t.flips),
-                            pct(t.null_flips),
+                            causal_numbers(name, t),
                             pct(t.null_flips_p95),
                             min_effect.map_or(0.0, |m| m.0),
                             min_effect.map_or(0.0, |m| 100.0 * m.1),
@@ -316,6 +316,26 @@ mod tests {
         let f = one(cluster(true, false), reach(0.5, 1.0));
         assert_eq!(f.status, Status::None);
         assert!(f.reason.contains("put into real images"), "{}", f.reason);
+    }
+
+    #[test]
+    fn both_verdicts_give_the_causal_numbers_in_whole_sentences() {
+        let numbers = "change p(a) by +0.500 (95% +0.400 to +0.600) against +0.010 for probes \
+                       at random (95th percentile of as many: +0.050) and turn 50.0% of the \
+                       other images into class a (random probes: 1.0%";
+        for (passes, tail) in [
+            (true, ")"),
+            (false, ", 95th percentile 5.0%): a shortcut would beat"),
+        ] {
+            let f = one(cluster(true, passes), reach(0.5, 1.0));
+            assert!(
+                f.reason.contains(&format!("{numbers}{tail}")),
+                "{}",
+                f.reason
+            );
+            let open = f.reason.matches('(').count();
+            assert_eq!(open, f.reason.matches(')').count(), "{}", f.reason);
+        }
     }
 
     #[test]
