@@ -264,14 +264,16 @@ pub struct CausalInput<'a> {
     cache: NullCache,
 }
 
-/// Effects of drawn probes already measured, by class, mask, intervention and the probes
-/// drawn; shared by tests on the same images and classifier (the same model audited several
-/// ways), so each is measured once.
+/// Effects of drawn probes already measured, by mask, intervention and the probes drawn, for
+/// every class at once (each pass of the classifier gives them all); shared by the classes
+/// whose clusters have the same mask (every class of a whole-image probe family) and by tests
+/// on the same images and classifier (the same model audited several ways), so each is
+/// measured once.
 #[derive(Clone, Default)]
-pub struct NullCache(Arc<Mutex<HashMap<NullKey, Vec<Outcome>>>>);
+pub struct NullCache(Arc<Mutex<HashMap<NullKey, Vec<Vec<Outcome>>>>>);
 
-/// Class, mask, intervention and the probes drawn.
-type NullKey = (usize, Mask, u32, Vec<usize>);
+/// Mask, intervention and the probes drawn.
+type NullKey = (Mask, u32, Vec<usize>);
 
 /// What one pattern does: the mean change of the class's probability, and the flip share.
 type Outcome = (f64, f64);
@@ -324,6 +326,13 @@ impl<'a> CausalInput<'a> {
         how: Intervention,
         class: usize,
     ) -> Result<(Vec<f64>, f64)> {
+        let x = self.apply(pattern, mask, how);
+        let after = (self.predict)(&x)?;
+        Ok(self.outcome(&after, class))
+    }
+
+    /// The images with `pattern` put into each through `mask`.
+    fn apply(&self, pattern: &[f32], mask: &Mask, how: Intervention) -> Images {
         let imgs = &self.images;
         let hw = imgs.height * imgs.width;
         let mut x = imgs.clone();
@@ -337,18 +346,35 @@ impl<'a> CausalInput<'a> {
                 };
             }
         }
-        let after = (self.predict)(&x)?;
+        x
+    }
+
+    /// Per image, the change of `p_class` from the untouched images to `after`; and the
+    /// share of the images not predicted `class` that `after` predicts `class`.
+    fn outcome(&self, after: &Probabilities, class: usize) -> (Vec<f64>, f64) {
+        let count = self.images.count;
         let (mut others, mut flipped) = (0usize, 0usize);
-        for i in 0..imgs.count {
+        for i in 0..count {
             if self.base.argmax(i) != class {
                 others += 1;
                 flipped += usize::from(after.argmax(i) == class);
             }
         }
-        let d = (0..imgs.count)
+        let d = (0..count)
             .map(|i| after.get(i, class) as f64 - self.base.get(i, class) as f64)
             .collect();
-        Ok((d, flipped as f64 / others.max(1) as f64))
+        (d, flipped as f64 / others.max(1) as f64)
+    }
+
+    /// [`changes`](Self::changes) for every class at once, as each class's mean change and
+    /// flip share.
+    fn outcomes(&self, pattern: &[f32], mask: &Mask, how: Intervention) -> Result<Vec<Outcome>> {
+        let x = self.apply(pattern, mask, how);
+        let after = (self.predict)(&x)?;
+        Ok((0..self.base.classes)
+            .map(|class| self.outcome(&after, class))
+            .map(|(d, flips)| (d.iter().sum::<f64>() / d.len().max(1) as f64, flips))
+            .collect())
     }
 
     /// Mean effect of `pattern`, and its flip share.
@@ -363,28 +389,31 @@ impl<'a> CausalInput<'a> {
         Ok((d.iter().sum::<f64>() / d.len().max(1) as f64, flips))
     }
 
-    /// Effects of the null's random probes for `class` through `mask`, measured once.
+    /// Effects of the null's random probes for `class` through `mask`, measured once for
+    /// every class.
     fn null(&self, mask: &Mask, how: Intervention, class: usize) -> Result<Vec<Outcome>> {
-        let key = (class, mask.clone(), how.key(), self.null_ids.clone());
-        if let Some(v) = self
+        let key = (mask.clone(), how.key(), self.null_ids.clone());
+        let of_class = |all: &[Vec<Outcome>]| all.iter().map(|o| o[class]).collect();
+        if let Some(all) = self
             .cache
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
         {
-            return Ok(v.clone());
+            return Ok(of_class(all));
         }
-        let mut effects = Vec::with_capacity(self.null_patterns.count);
+        let mut all = Vec::with_capacity(self.null_patterns.count);
         for r in 0..self.null_patterns.count {
-            effects.push(self.effect(self.null_patterns.image(r), mask, how, class)?);
+            all.push(self.outcomes(self.null_patterns.image(r), mask, how)?);
         }
+        let mine = of_class(&all);
         self.cache
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, effects.clone());
-        Ok(effects)
+            .insert(key, all);
+        Ok(mine)
     }
 
     /// Tests a cluster as a driver of `class` through `mask`: `members` are its heaviest
@@ -575,6 +604,68 @@ mod tests {
     }
 
     /// A "classifier" whose p_1 is the mean red of the top-left quarter: a corner shortcut.
+    #[test]
+    fn the_null_runs_once_for_every_class_with_the_same_mask() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let (h, w) = (8, 8);
+        let calls = AtomicUsize::new(0);
+        let counted = |imgs: &Images| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            corner_model(imgs)
+        };
+        let mut rng = Rng::seed_from_u64(5);
+        let mut drawn = images(100, h, w, 0.0);
+        for v in drawn.data.iter_mut() {
+            *v = rng.random();
+        }
+        let input = CausalInput::new(
+            &images(20, h, w, 0.0),
+            "test images".into(),
+            &counted,
+            ((0..100).collect(), drawn.clone()),
+            CausalSettings::default(),
+            NullCache::default(),
+        )
+        .unwrap();
+        let proto = vec![0.7; 3 * 64];
+        let mut members = images(0, h, w, 0.0);
+        for _ in 0..16 {
+            members.push(&proto);
+        }
+        let mask = Mask::find(&proto, None, &vec![0.0; 3 * 64], h, w);
+        let mut runs = Vec::new();
+        let mut tests = Vec::new();
+        for class in [1, 0] {
+            let before = calls.load(Ordering::Relaxed);
+            tests.push(
+                input
+                    .test(&proto, &members, &mask, class, &mut Rng::seed_from_u64(0))
+                    .unwrap(),
+            );
+            runs.push(calls.load(Ordering::Relaxed) - before);
+        }
+        // Class 1: 16 members, 16 swapped, the prototype, and 100 random probes; class 0 reuses
+        // the random probes' passes.
+        assert_eq!(tests[0].intervention, "blend");
+        assert_eq!(runs, [16 + 16 + 1 + 100, 16 + 16 + 1]);
+        // And its null is what measuring it afresh for class 0 gives.
+        let fresh = CausalInput::new(
+            &images(20, h, w, 0.0),
+            "test images".into(),
+            &corner_model,
+            ((0..100).collect(), drawn),
+            CausalSettings::default(),
+            NullCache::default(),
+        )
+        .unwrap()
+        .test(&proto, &members, &mask, 0, &mut Rng::seed_from_u64(0))
+        .unwrap();
+        assert_eq!(
+            (fresh.null_mean, fresh.null_p95, fresh.null_flips),
+            (tests[1].null_mean, tests[1].null_p95, tests[1].null_flips)
+        );
+    }
+
     fn corner_model(imgs: &Images) -> Result<Probabilities> {
         let (h, w) = (imgs.height, imgs.width);
         let mut p = Vec::new();
