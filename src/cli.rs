@@ -128,11 +128,7 @@ struct RunArgs {
 
 impl RunArgs {
     fn progress(&self) -> Progress {
-        if self.quiet {
-            Progress::hidden()
-        } else {
-            Progress::stderr()
-        }
+        Progress::unless_quiet(self.quiet)
     }
 }
 
@@ -589,11 +585,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 onnx_batch: args.onnx_batch as usize,
                 ort_lib: args.ort_lib,
             };
-            let progress = if args.quiet {
-                Progress::hidden()
-            } else {
-                Progress::stderr()
-            };
+            let progress = Progress::unless_quiet(args.quiet);
             let rows = spurion::bench::run(&config, &progress)?;
             Ok(format!(
                 "spurion bench: {} cores available, backend thread pool {}\n{}",
@@ -634,11 +626,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 out: args.out.unwrap_or_else(|| PathBuf::from("spurion-probes")),
                 force: args.force,
             };
-            let progress = if args.quiet {
-                Progress::hidden()
-            } else {
-                Progress::stderr()
-            };
+            let progress = Progress::unless_quiet(args.quiet);
             let entries = spurion::scores::write_probes(&config, &progress)?;
             Ok(format!(
                 "Wrote {} '{}' probes ({}x{}) and {} to {}\n",

@@ -47,6 +47,15 @@ impl Progress {
         Self::drawn(ProgressDrawTarget::stderr())
     }
 
+    /// Bars on stderr, or none when `quiet`.
+    pub fn unless_quiet(quiet: bool) -> Self {
+        if quiet {
+            Self::hidden()
+        } else {
+            Self::stderr()
+        }
+    }
+
     /// No output at all.
     pub fn hidden() -> Self {
         Self::drawn(ProgressDrawTarget::hidden())

@@ -105,12 +105,7 @@ impl ProgressSink for PySink {
 /// The run's progress: bars to `bars` when given, else on stderr unless `quiet`; Ctrl-C
 /// checked either way.
 fn progress(quiet: bool, bars: Option<Py<PyAny>>, failure: &Failure) -> Progress {
-    let drawn = if quiet || bars.is_some() {
-        Progress::hidden()
-    } else {
-        Progress::stderr()
-    };
-    drawn.with_sink(Arc::new(PySink {
+    Progress::unless_quiet(quiet || bars.is_some()).with_sink(Arc::new(PySink {
         bars,
         failure: failure.clone(),
     }))

@@ -161,13 +161,11 @@ class AuditResult:
         self.run = run
         self.class_names = results["class_names"]
         self.findings = results["findings"]
-        if prototypes is not None:
+        for key, per_cluster in (("prototype", prototypes), ("nearest_probes", self.nearest_probes)):
             for f in self.findings:
-                if f.get("cluster") is not None and f["cluster"] < len(prototypes):
-                    f["prototype"] = prototypes[f["cluster"]]
-        for f in self.findings:
-            if f.get("cluster") is not None and f["cluster"] < len(self.nearest_probes):
-                f["nearest_probes"] = self.nearest_probes[f["cluster"]]
+                j = f.get("cluster")
+                if per_cluster is not None and j is not None and j < len(per_cluster):
+                    f[key] = per_cluster[j]
         self.clusters = run["clusters"]
         self.acp = run["acp"]
         self.chance = run["chance"]
