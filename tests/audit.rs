@@ -131,11 +131,21 @@ fn planted_colours_are_found_with_solid_probes() {
         let effect = causal["effect"].as_f64().unwrap();
         let null = causal["null_p95"].as_f64().unwrap();
         assert!(effect > null, "class {class}: {causal}");
+        // The colour-swapped control carries its interval, around its mean.
+        let swapped = causal["color_swapped"].as_f64().unwrap();
+        let [lo, hi] = [0, 1].map(|i| causal["swapped_interval"][i].as_f64().unwrap());
+        assert!(lo <= swapped && swapped <= hi, "class {class}: {causal}");
         let finding = &r["findings"][class];
         assert_eq!(finding["status"], "found", "{finding}");
     }
     let html = std::fs::read_to_string(d.join("audit/report.html")).unwrap();
     assert_eq!(html.matches("is driven by probes like").count(), 3);
+    let controls: Vec<&str> = html.split("swapped colours ").skip(1).collect();
+    assert!(!controls.is_empty());
+    for rest in controls {
+        let control = rest.split(". The prototype").next().unwrap();
+        assert!(control.contains(" ["), "no interval: {control}");
+    }
 }
 
 #[test]

@@ -126,6 +126,50 @@ impl Shortcut {
         s
     }
 
+    /// The same kind of shortcut with another value: another colour (drawn uniformly in RGB,
+    /// greys included, rejected when within [`DECOY_HUE`] degrees of hue of the planted one);
+    /// for a corner mark, half the time the same corner in another colour, otherwise another
+    /// corner in any colour; for stripes, another angle. Planted in the other classes, decoys
+    /// make the planted value, not the mere presence of a mark, what predicts the class.
+    pub fn decoy(&self, rng: &mut Rng) -> Shortcut {
+        let planted = self.color();
+        let other_color = |rng: &mut Rng| loop {
+            let c: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            if !same_color(c, planted, DECOY_HUE) {
+                return c;
+            }
+        };
+        match self {
+            Shortcut::CornerMark { corner, side, .. } => {
+                if rng.random_bool(0.5) {
+                    Shortcut::CornerMark {
+                        corner: *corner,
+                        side: *side,
+                        color: other_color(rng),
+                    }
+                } else {
+                    let corners: Vec<Corner> =
+                        Corner::ALL.into_iter().filter(|c| c != corner).collect();
+                    Shortcut::CornerMark {
+                        corner: corners[rng.random_range(0..corners.len())],
+                        side: *side,
+                        color: [rng.random(), rng.random(), rng.random()],
+                    }
+                }
+            }
+            Shortcut::Stripes {
+                angle_deg,
+                period,
+                color,
+            } => Shortcut::Stripes {
+                angle_deg: (angle_deg + 45.0 * rng.random_range(1..4) as f32).rem_euclid(180.0),
+                period: *period,
+                color: *color,
+            },
+            _ => self.with_color(other_color(rng)),
+        }
+    }
+
     /// Plants the shortcut in one RGB image of `h x w` pixels.
     pub fn apply(&self, img: &mut [f32], h: usize, w: usize) {
         let hw = h * w;
@@ -187,6 +231,9 @@ impl Shortcut {
         }
     }
 }
+
+/// How far in hue a decoy's colour stays from the planted one, in degrees.
+pub const DECOY_HUE: f32 = 60.0;
 
 /// Hue in degrees (0-360) and saturation (0-1) of an RGB value.
 pub fn hue_saturation(rgb: [f32; 3]) -> (f32, f32) {
@@ -276,6 +323,61 @@ mod tests {
         .apply(&mut sc2, 8, 8);
         assert_eq!(sc, sc2);
         assert_ne!(sc, digit());
+    }
+
+    #[test]
+    fn a_decoy_is_the_same_kind_with_another_value() {
+        use rand::SeedableRng as _;
+        let red = [1.0, 0.0, 0.0];
+        let mut rng = Rng::seed_from_u64(7);
+        let mark = Shortcut::CornerMark {
+            corner: Corner::TopLeft,
+            side: 3,
+            color: red,
+        };
+        let (mut same_corner, mut other_corner) = (0, 0);
+        for _ in 0..200 {
+            match mark.decoy(&mut rng) {
+                Shortcut::CornerMark {
+                    corner,
+                    side,
+                    color,
+                } => {
+                    assert_eq!(side, 3);
+                    if corner == Corner::TopLeft {
+                        assert!(!same_color(color, red, DECOY_HUE), "{color:?} is red");
+                        same_corner += 1;
+                    } else {
+                        other_corner += 1;
+                    }
+                }
+                d => panic!("a decoy of another kind: {d:?}"),
+            }
+        }
+        assert!(
+            same_corner > 60 && other_corner > 60,
+            "{same_corner} {other_corner}"
+        );
+        let green = [0.0, 1.0, 0.0];
+        let stroke = Shortcut::StrokeColor { color: green };
+        for _ in 0..50 {
+            let d = stroke.decoy(&mut rng);
+            assert_eq!(d.kind(), "stroke-colour");
+            assert!(!same_color(d.color(), green, DECOY_HUE), "{:?}", d.color());
+        }
+        let stripes = Shortcut::Stripes {
+            angle_deg: 135.0,
+            period: 4.0,
+            color: green,
+        };
+        for _ in 0..50 {
+            match stripes.decoy(&mut rng) {
+                Shortcut::Stripes { angle_deg, .. } => {
+                    assert!([0.0, 45.0, 90.0].contains(&angle_deg), "{angle_deg}")
+                }
+                d => panic!("a decoy of another kind: {d:?}"),
+            }
+        }
     }
 
     #[test]

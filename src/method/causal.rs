@@ -234,6 +234,12 @@ pub struct CausalTest {
     /// their colours swapped: controls, against the same null.
     pub mirrored: Option<f64>,
     pub color_swapped: f64,
+    /// 95% bootstrap intervals of the controls (over the probes): a control whose interval
+    /// reaches down to the null's 95th percentile is not shown to act beyond random probes.
+    #[serde(default)]
+    pub mirrored_interval: Option<[f64; 2]>,
+    #[serde(default)]
+    pub swapped_interval: Option<[f64; 2]>,
     /// Share of the images not predicted the class that the heaviest probes turn into it
     /// (mean over the probes); the same for the null, the prototype and the controls.
     pub flips: f64,
@@ -497,6 +503,9 @@ impl<'a> CausalInput<'a> {
         let (d, prototype_flips) = self.changes(prototype, mask, how, class)?;
         let prototype_effect = mean(&d);
         let prototype_interval = resample(&d, rng);
+        // The controls' intervals, drawn after this cluster's other numbers.
+        let mirrored_interval = mirrored_both.as_ref().map(|v| resample(&firsts(v), rng));
+        let swapped_interval = Some(resample(&firsts(&swapped), rng));
         Ok(CausalTest {
             images: self.description.clone(),
             n: d.len(),
@@ -519,6 +528,8 @@ impl<'a> CausalInput<'a> {
             prototype_interval,
             mirrored,
             color_swapped,
+            mirrored_interval,
+            swapped_interval,
             flips,
             null_flips,
             null_flips_p95,

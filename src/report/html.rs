@@ -122,7 +122,7 @@ fn cluster_rows(
             pct(c.weight_share),
             match &c.causal {
                 Some(t) => escape(&format!(
-                    "{} its {} heaviest probes {:+.3} [{:+.3}, {:+.3}] vs as many of {} random probes {:+.3} (95th percentile; mean {:+.3}); flips {} vs {} (95th percentile){}. Controls: {}swapped colours {:+.3}. The prototype alone: {:+.3}",
+                    "{} its {} heaviest probes {:+.3} [{:+.3}, {:+.3}] vs as many of {} random probes {:+.3} (95th percentile; mean {:+.3}); flips {} vs {} (95th percentile){}. Controls: {}swapped colours {:+.3}{}. The prototype alone: {:+.3}",
                     match t.blend {
                         Some(a) => format!("Blended in at {:.0}%:", 100.0 * a),
                         None => format!("Pasted into {} of the image:", pct(t.mask_share)),
@@ -138,9 +138,10 @@ fn cluster_rows(
                     pct(t.null_flips_p95),
                     if t.passes { "" } else { " — does not pass" },
                     t.mirrored
-                        .map(|m| format!("mirrored {m:+.3}, "))
+                        .map(|m| format!("mirrored {m:+.3}{}, ", bracket(t.mirrored_interval)))
                         .unwrap_or_default(),
                     t.color_swapped,
+                    bracket(t.swapped_interval),
                     t.prototype_effect,
                 )),
                 None => "not tested (no held-out real images)".into(),
@@ -150,6 +151,11 @@ fn cluster_rows(
     }
     s.push_str("</table>\n");
     Ok(())
+}
+
+/// " [lo, hi]" for an interval, nothing without one.
+fn bracket(interval: Option<[f64; 2]>) -> String {
+    interval.map_or(String::new(), |[lo, hi]| format!(" [{lo:+.3}, {hi:+.3}]"))
 }
 
 fn run_section(s: &mut String, dir: &Path, run: &RunResult, weight_exponent: f64) -> Result<()> {
