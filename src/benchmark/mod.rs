@@ -73,7 +73,7 @@ impl BenchmarkConfig {
     pub fn check(&self) -> Result<()> {
         self.device.device()?;
         if let Some(only) = &self.only
-            && !cases(self).iter().any(|c| c.name.contains(only.as_str()))
+            && selected_cases(self).is_empty()
         {
             return Err(Error::param(
                 "only",
@@ -312,6 +312,15 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
         out.push(clean(EVALUATION_SEED + 20, "fashion-mnist"));
     }
     out
+}
+
+/// The cases to run: every case, or those whose name contains `--only`.
+fn selected_cases(config: &BenchmarkConfig) -> Vec<Case> {
+    let mut all = cases(config);
+    if let Some(only) = &config.only {
+        all.retain(|c| c.name.contains(only.as_str()));
+    }
+    all
 }
 
 /// The four classes of a dataset: digits 0-3, or the first four Fashion-MNIST classes.
@@ -655,10 +664,7 @@ pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkRes
         Some(f) if f.exists() => Some(data::load_idx_classes(f, Some(&CLASSES), Transpose::Auto)?),
         _ => None,
     };
-    let mut all = cases(config);
-    if let Some(only) = &config.only {
-        all.retain(|c| c.name.contains(only.as_str()));
-    }
+    let all = selected_cases(config);
     let bar = progress.bar(all.len() as u64, "benchmark cases");
     let mut results = Vec::new();
     for case in &all {

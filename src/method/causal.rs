@@ -614,7 +614,6 @@ mod tests {
         assert_eq!(swap_colors(&p, 1), vec![1.0, 0.0, 1.0]);
     }
 
-    /// A "classifier" whose p_1 is the mean red of the top-left quarter: a corner shortcut.
     #[test]
     fn the_null_runs_once_for_every_class_with_the_same_mask() {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -677,6 +676,7 @@ mod tests {
         );
     }
 
+    /// A "classifier" whose p_1 is the mean red of the top-left quarter: a corner shortcut.
     fn corner_model(imgs: &Images) -> Result<Probabilities> {
         let (h, w) = (imgs.height, imgs.width);
         let mut p = Vec::new();
