@@ -128,9 +128,10 @@ impl Shortcut {
 
     /// The same kind of shortcut with another value: another colour (drawn uniformly in RGB,
     /// greys included, rejected when within [`DECOY_HUE`] degrees of hue of the planted one);
-    /// for a corner mark, half the time the same corner in another colour, otherwise another
-    /// corner in any colour; for stripes, another angle. Planted in the other classes, decoys
-    /// make the planted value, not the mere presence of a mark, what predicts the class.
+    /// for a corner mark, half the time the same corner in another colour, otherwise the
+    /// planted colour in another corner; for stripes, another angle. Planted in the other
+    /// classes, decoys make the planted value, not the mere presence of a mark, what predicts
+    /// the class.
     pub fn decoy(&self, rng: &mut Rng) -> Shortcut {
         let planted = self.color();
         let other_color = |rng: &mut Rng| loop {
@@ -153,7 +154,7 @@ impl Shortcut {
                     Shortcut::CornerMark {
                         corner: corners[rng.random_range(0..corners.len())],
                         side: *side,
-                        color: [rng.random(), rng.random(), rng.random()],
+                        color: planted,
                     }
                 }
             }
@@ -348,6 +349,7 @@ mod tests {
                         assert!(!same_color(color, red, DECOY_HUE), "{color:?} is red");
                         same_corner += 1;
                     } else {
+                        assert_eq!(color, red, "the planted mark, moved");
                         other_corner += 1;
                     }
                 }
