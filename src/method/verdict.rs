@@ -90,8 +90,14 @@ fn pct(x: f64) -> String {
 /// The causal test in words, up to the random probes' flips, the parenthesis left open:
 /// "put into real images they change p(X) by ... (random probes: 3.0%".
 fn causal_numbers(name: &str, t: &CausalTest) -> String {
+    let how = match (t.way.as_deref(), t.blend) {
+        (Some("tint"), _) => " as a tint".to_string(),
+        (Some("screen"), _) => " as a screen".to_string(),
+        (Some("blend"), Some(a)) => format!(" blended at {:.0}%", 100.0 * a),
+        _ => String::new(),
+    };
     format!(
-        "put into real images they change p({name}) by {:+.3} (95% {:+.3} to {:+.3}) against \
+        "put into real images{how} they change p({name}) by {:+.3} (95% {:+.3} to {:+.3}) against \
          {:+.3} for probes at random (95th percentile of as many: {:+.3}) and turn {} of the \
          other images into class {name} (random probes: {}",
         t.effect,
@@ -336,6 +342,19 @@ mod tests {
             let open = f.reason.matches('(').count();
             assert_eq!(open, f.reason.matches(')').count(), "{}", f.reason);
         }
+        // A whole-image test says how its probes went in.
+        let mut tinted = cluster(true, true);
+        if let Some(t) = tinted.causal.as_mut() {
+            t.intervention = "whole".into();
+            t.way = Some("tint".into());
+        }
+        let f = one(tinted, reach(0.5, 1.0));
+        assert!(
+            f.reason
+                .contains(&format!("put into real images as a tint they {numbers}")),
+            "{}",
+            f.reason
+        );
     }
 
     #[test]
