@@ -315,10 +315,9 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         digits.height,
         digits.width,
     );
-    let how = if mask.share() > settings.whole_share {
-        "in 3 ways"
-    } else {
-        "pasted"
+    let how = match settings.intervention(&mask) {
+        causal::Intervention::Paste => "pasted",
+        _ => "in 3 ways",
     };
     let (secs, _) = best(config.repeats, || {
         let input = causal::CausalInput::new(

@@ -66,6 +66,17 @@ pub struct CausalSettings {
     pub bootstrap: usize,
 }
 
+impl CausalSettings {
+    /// The intervention for `mask`: pasted, or put into the whole image.
+    pub fn intervention(&self, mask: &Mask) -> Intervention {
+        if mask.share() > self.whole_share {
+            Intervention::Whole(self.blend)
+        } else {
+            Intervention::Paste
+        }
+    }
+}
+
 impl Default for CausalSettings {
     fn default() -> Self {
         CausalSettings {
@@ -334,6 +345,18 @@ type Outcome = (f64, f64);
 /// A probe moved or recoloured, with its mask.
 type Moved = (Vec<f32>, Mask);
 
+impl CausalTest {
+    /// How a whole-image cluster's probes went in, in words ("as a tint"); None when pasted.
+    pub fn way_in_words(&self) -> Option<String> {
+        match (self.way.as_deref(), self.blend) {
+            (Some("tint"), _) => Some("as a tint".into()),
+            (Some("screen"), _) => Some("as a screen".into()),
+            (_, Some(a)) => Some(format!("blended at {:.0}%", 100.0 * a)),
+            _ => None,
+        }
+    }
+}
+
 impl<'a> CausalInput<'a> {
     /// Runs the classifier over the untouched images (at most `settings.images`, the first
     /// ones: pass a seeded sample). `null_ids` are held-out probes drawn at random, and
@@ -363,11 +386,7 @@ impl<'a> CausalInput<'a> {
 
     /// The intervention for `mask`.
     pub fn intervention(&self, mask: &Mask) -> Intervention {
-        if mask.share() > self.settings.whole_share {
-            Intervention::Whole(self.settings.blend)
-        } else {
-            Intervention::Paste
-        }
+        self.settings.intervention(mask)
     }
 
     /// Paired changes of `p_class` when `pattern` goes into every image through `mask`, and
@@ -535,6 +554,8 @@ impl<'a> CausalInput<'a> {
             .map(|&way| each(&as_is, way))
             .collect::<Result<Vec<_>>>()?;
         let k = members.count;
+        // Every way's interval, before the null's groups, so a pasted cluster draws from `rng`
+        // exactly as before there were several ways.
         let intervals: Vec<[f64; 2]> = ours_by_way
             .iter()
             .map(|o| resample(&firsts(o), rng))

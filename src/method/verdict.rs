@@ -90,12 +90,7 @@ fn pct(x: f64) -> String {
 /// The causal test in words, up to the random probes' flips, the parenthesis left open:
 /// "put into real images they change p(X) by ... (random probes: 3.0%".
 fn causal_numbers(name: &str, t: &CausalTest) -> String {
-    let how = match (t.way.as_deref(), t.blend) {
-        (Some("tint"), _) => " as a tint".to_string(),
-        (Some("screen"), _) => " as a screen".to_string(),
-        (Some("blend"), Some(a)) => format!(" blended at {:.0}%", 100.0 * a),
-        _ => String::new(),
-    };
+    let how = t.way_in_words().map_or(String::new(), |w| format!(" {w}"));
     format!(
         "put into real images{how} they change p({name}) by {:+.3} (95% {:+.3} to {:+.3}) against \
          {:+.3} for probes at random (95th percentile of as many: {:+.3}) and turn {} of the \

@@ -123,11 +123,9 @@ fn cluster_rows(
             match &c.causal {
                 Some(t) => escape(&format!(
                     "{} its {} heaviest probes {:+.3} [{:+.3}, {:+.3}] vs as many of {} random probes {:+.3} (95th percentile; mean {:+.3}); flips {} vs {} (95th percentile){}. Controls: {}swapped colours {:+.3}{}. The prototype alone: {:+.3}",
-                    match (t.way.as_deref(), t.blend) {
-                        (Some("tint"), _) => "As a tint of the whole image (x·probe: bright strokes take its colour):".to_string(),
-                        (Some("screen"), _) => "As a screen over the whole image (1 − (1 − x)(1 − probe): a dark background takes its colour):".to_string(),
-                        (_, Some(a)) => format!("Blended in at {:.0}%:", 100.0 * a),
-                        _ => format!("Pasted into {} of the image:", pct(t.mask_share)),
+                    match t.way_in_words() {
+                        Some(w) => format!("Put into the whole image {w}:"),
+                        None => format!("Pasted into {} of the image:", pct(t.mask_share)),
                     },
                     t.members,
                     t.effect,
