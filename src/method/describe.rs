@@ -1,13 +1,12 @@
 //! Prototypes in words, so the report can say what drives a class ("class 1: mostly blue
 //! probes") and a program can check it: the dominant colour name of a cluster's probes and its
-//! share, and, for structured probes (patches, gratings), where the prototype's energy sits and
-//! which way its stripes run.
+//! share, and, for structured probes (patches, gratings), where the heaviest probes' energy sits
+//! and which way the prototype's stripes run.
 
 use crate::data::Images;
 use crate::error::Result;
 
-/// A cluster in words: what colour its probes mostly are, and where the prototype's structure
-/// sits.
+/// A cluster in words: what colour its probes mostly are, and where their structure sits.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterDescription {
     /// Most common colour name among the cluster's probes, weighted by `p^e`.
@@ -18,7 +17,9 @@ pub struct ClusterDescription {
     pub prototype_color: String,
     /// The prototype's strongest channel.
     pub prototype_channel: Channel,
-    /// Where the prototype departs most from its median colour (None when uniform).
+    /// Where the mean of the cluster's heaviest probes (the prototype, for a cluster without
+    /// any) departs most from its median colour (None when uniform). A decoded centroid can
+    /// blur a small mark towards the centre; the probes show where it is.
     pub position: Option<Position>,
     /// Stripe angle in degrees from horizontal, when the prototype has clear stripes.
     pub stripes_deg: Option<f64>,
@@ -45,7 +46,7 @@ impl std::fmt::Display for Channel {
     }
 }
 
-/// A ninth of an image: where a prototype's structure sits.
+/// A ninth of an image: where a cluster's structure or mask sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Position {
@@ -235,14 +236,16 @@ pub fn stripe_orientation(images: &Images, i: usize) -> Option<(f64, f64)> {
 const DESCRIBED_PROBES: usize = 400;
 
 /// Describes cluster `j`: the colours of its heaviest members (`members`, probe ids with
-/// `weights` indexed by probe id, images from `probe_images`) and the shape of its
-/// prototype (image `j` of `prototypes`).
+/// `weights` indexed by probe id, images from `probe_images`), where the mean of its heaviest
+/// probes has structure (`heaviest`, one image; the prototype when None) and the stripes of
+/// its prototype (image `j` of `prototypes`).
 pub fn describe_cluster(
     mut members: Vec<usize>,
     weights: &[f32],
     probe_images: &dyn Fn(&[usize]) -> Result<Images>,
     prototypes: &Images,
     j: usize,
+    heaviest: Option<&Images>,
 ) -> Result<ClusterDescription> {
     members.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]).then(a.cmp(&b)));
     members.truncate(DESCRIBED_PROBES);
@@ -250,7 +253,10 @@ pub fn describe_cluster(
     let w: Vec<f32> = members.iter().map(|&i| weights[i]).collect();
     let (color, color_share) = dominant_color(&images, &w);
     let mean = mean_rgb(prototypes, j);
-    let position = energy_position(prototypes, j);
+    let position = match heaviest {
+        Some(h) => energy_position(h, 0),
+        None => energy_position(prototypes, j),
+    };
     let stripes_deg = stripe_orientation(prototypes, j)
         .filter(|&(_, coherence)| coherence > 0.5)
         .map(|(angle, _)| angle.round());
@@ -263,7 +269,7 @@ pub fn describe_cluster(
         )
     };
     if let Some(p) = &position {
-        text.push_str(&format!("; prototype structure at {p}"));
+        text.push_str(&format!("; structure at {p}"));
     }
     if let Some(a) = stripes_deg {
         text.push_str(&format!("; stripes at {a:.0}°"));
@@ -338,6 +344,42 @@ mod tests {
             "\"bottom-left\""
         );
         assert_eq!(energy_position(&solid(&[[0.3, 0.3, 0.3]]), 0), None);
+    }
+
+    #[test]
+    fn a_cluster_is_placed_where_its_heaviest_probes_are() {
+        // A blurred prototype: grey with a faint bright middle. Its probes: a red mark at the
+        // bottom left.
+        let mut blur = vec![0.3f32; 3 * 64];
+        for c in 0..3 {
+            for p in [27, 28, 35, 36] {
+                blur[c * 64 + p] = 0.5;
+            }
+        }
+        let mut prototypes = Images::empty(3, 8, 8);
+        prototypes.push(&blur);
+        let mut mark = vec![0.0f32; 3 * 64];
+        for p in [48, 49, 56, 57] {
+            mark[p] = 1.0;
+        }
+        let mut heaviest = Images::empty(3, 8, 8);
+        heaviest.push(&mark);
+        let mut probes = heaviest.clone();
+        probes.push(&mark);
+        let get = |ids: &[usize]| Ok(probes.select(ids));
+        let d = describe_cluster(
+            vec![0, 1],
+            &[1.0, 1.0],
+            &get,
+            &prototypes,
+            0,
+            Some(&heaviest),
+        )
+        .unwrap();
+        assert_eq!(d.position, Some(Position::BottomLeft));
+        assert!(d.text.ends_with("structure at bottom-left"), "{}", d.text);
+        let d = describe_cluster(vec![0, 1], &[1.0, 1.0], &get, &prototypes, 0, None).unwrap();
+        assert_eq!(d.position, Some(Position::Centre));
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Step 2 of the method: a variational autoencoder trained on the probes gives the latent
 //! space in which probes are clustered, and its decoder turns a centroid into a picture.
 //!
-//! spurion's VAE is *guided*: besides the ELBO it learns to predict the classifier's
-//! probabilities from its latent through one linear layer, which makes the classes linearly
-//! separable there (docs/findings.md). The paper's plain VAE is one switch away.
+//! By default this is the paper's plain VAE, which never sees the classifier. A *guided* VAE
+//! (`--vae guided`) also learns to predict the classifier's probabilities from its latent
+//! through one linear layer, which makes the classes linearly separable there; it was
+//! spurion's default until the benchmark showed it buys no recoveries and costs false
+//! findings (docs/findings.md, docs/benchmark.md).
 
 use burn::prelude::Device;
 
@@ -27,10 +29,10 @@ use crate::seed::{Rng, SeedPath, Stream};
 )]
 #[serde(rename_all = "lowercase")]
 pub enum VaeKind {
-    /// Trained to predict the classifier's probabilities from the latent as well (spurion).
-    #[default]
+    /// Trained to predict the classifier's probabilities from the latent as well.
     Guided,
-    /// The paper's VAE.
+    /// The paper's VAE: the ELBO alone (the default).
+    #[default]
     Plain,
 }
 

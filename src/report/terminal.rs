@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::pct;
-use crate::method::{ClusterCount, Status};
+use crate::method::{ClusterCount, Status, VaeKind};
 use crate::model::TrainSummary;
 use crate::results::{
     AuditResults, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults, TrialResult,
@@ -26,18 +26,26 @@ fn describe_k(k: ClusterCount) -> String {
     }
 }
 
+fn vae_words(kind: VaeKind) -> &'static str {
+    match kind {
+        VaeKind::Plain => "a plain",
+        VaeKind::Guided => "a guided",
+    }
+}
+
 /// The summary of `spurion reproduce`: accuracies, Table 1 beside ours, prototypes in words.
 pub fn reproduce(r: &ReproduceResults) -> String {
     let mut s = String::new();
     let st = &r.settings;
     let _ = writeln!(
         s,
-        "spurion reproduce: {} trial(s), seed {}, classes {}, {} solid-colour probes; spurion: {}, \
-         latents = {:?}, weights = p^{}",
+        "spurion reproduce: {} trial(s), seed {}, classes {}, {} solid-colour probes; spurion: {} \
+         VAE, {}, latents = {:?}, weights = p^{}",
         st.trials,
         r.seed,
         r.class_names.join("/"),
         st.probes,
+        vae_words(st.vae.kind),
         describe_k(st.method.k),
         st.method.latent,
         st.method.weight_exponent
@@ -184,8 +192,13 @@ pub fn reproduce(r: &ReproduceResults) -> String {
          clusters. Chance: the same score for a random assignment with the same cluster sizes. \
          Ceiling: probes grouped by their most probable class. Normalised: (ACP - chance) / \
          (ceiling - chance). The paper's method (a plain VAE, sampled latents, k = 1, p^2) \
-         runs on the same probes as spurion's (a VAE guided by the classifier's probabilities, \
-         encoder means). Std is the sample standard deviation across trials."
+         runs on the same probes as spurion's ({} VAE, {}; a plain VAE is the same one). Std \
+         is the sample standard deviation across trials.",
+        vae_words(st.vae.kind),
+        match st.method.latent {
+            crate::nn::vae::LatentMode::Mean => "encoder means",
+            crate::nn::vae::LatentMode::Sample => "sampled latents",
+        }
     );
     if let Some(t) = &r.timings_s {
         let _ = writeln!(s, "Total time: {:.1} s", t.total);
