@@ -212,14 +212,14 @@ fn planted_patch_is_found_where_it_was_planted() {
             "class {class}: energy {planted:.3} on the planted side vs {opposite:.3} on the other"
         );
     }
-    // The mask the causal test pastes through sits on the planted side too; the prototype's
-    // own structure, when it has any to describe, as well.
+    // The mask the causal test pastes through sits on the planted side too, and so does the
+    // structure the description names (both from the cluster's heaviest probes).
     for (class, side) in [(0usize, "left"), (1, "right")] {
         let cl = &r["runs"][0]["run"]["clusters"][class];
         let mask = cl["mask"]["position"].as_str().unwrap_or("");
         assert!(mask.contains(side), "class {class}: mask at '{mask}': {cl}");
         if let Some(desc) = cl["description"]["position"].as_str() {
-            assert!(desc.contains(side), "class {class}: prototype at '{desc}'");
+            assert!(desc.contains(side), "class {class}: described at '{desc}'");
         }
     }
 }

@@ -399,11 +399,6 @@ impl<'a> CausalInput<'a> {
         })
     }
 
-    /// The intervention for `mask`.
-    pub fn intervention(&self, mask: &Mask) -> Intervention {
-        self.settings.intervention(mask)
-    }
-
     /// Paired changes of `p_class` when `pattern` goes into every image through `mask` in one
     /// `way`, and the share of the images not predicted `class` that it turns into `class`.
     pub fn changes(
@@ -511,7 +506,7 @@ impl<'a> CausalInput<'a> {
         rng: &mut Rng,
     ) -> Result<CausalTest> {
         let (h, w) = (self.images.height, self.images.width);
-        let how = self.intervention(mask);
+        let how = self.settings.intervention(mask);
         let quantile = |v: &mut Vec<f64>, f: f64| {
             v.sort_by(f64::total_cmp);
             if v.is_empty() {
@@ -936,7 +931,7 @@ mod tests {
             .map(|i| if i < 16 { 1.0 } else { 0.0 })
             .collect();
         let mask = Mask::find(&red, &[0.0; 48], h, w);
-        let how = input.intervention(&mask);
+        let how = input.settings.intervention(&mask);
         assert_eq!(how, Intervention::Whole(0.5));
         assert_eq!(how.ways(), [Way::Blend(0.5), Way::Tint, Way::Screen]);
         let mean = |how| {
@@ -958,16 +953,6 @@ mod tests {
         for _ in 0..16 {
             members.push(&red);
         }
-        let null = images(1, h, w, 0.5);
-        let input = CausalInput::new(
-            &held,
-            "strokes".into(),
-            &red_stroke_model,
-            (vec![0], null),
-            CausalSettings::default(),
-            NullCache::default(),
-        )
-        .unwrap();
         let t = input
             .test(&red, &members, &mask, 1, &mut Rng::seed_from_u64(1))
             .unwrap();
