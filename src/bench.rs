@@ -306,7 +306,14 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
     let null_patterns = probes.select(&null_ids);
     let members = probes.select(&(0..16).map(|i| 200 + i).collect::<Vec<_>>());
     let background = causal::median_image(&probes.slice(0, 1000));
-    let mask = causal::Mask::find(members.image(0), &background, digits.height, digits.width);
+    // The mask as the audit makes it: where the heaviest probes' mean differs from the background.
+    let mask = causal::Mask::of_cluster(
+        members.image(0),
+        Some(&members.mean()),
+        &background,
+        digits.height,
+        digits.width,
+    );
     let how = match settings.intervention(&mask) {
         causal::Intervention::Paste => "pasted",
         _ => "in 3 ways",

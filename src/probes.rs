@@ -22,8 +22,8 @@ use crate::seed::{self, Rng, Stream};
 pub enum ProbeFamily {
     /// Solid-colour images, RGB uniform in `[0, 1]^3` (the paper's probes).
     Solid,
-    /// A square of a random colour (side 15-35% of the image) at a random place on a black
-    /// background.
+    /// A square of a random colour (side 15-35% of the image) centred anywhere on a black
+    /// background (cut by the border near it).
     Patch,
     /// Stripes of random orientation, frequency (1-8 cycles per image), phase and two random
     /// colours.
@@ -117,11 +117,18 @@ impl ProbeSpec {
                 let side = ((h.min(w) as f32) * rng.random_range(0.15..0.35))
                     .round()
                     .max(1.0) as usize;
-                let y0 = rng.random_range(0..=h - side.min(h));
-                let x0 = rng.random_range(0..=w - side.min(w));
+                // The centre anywhere in the image, as in Cutout (DeVries and Taylor, 2017): a
+                // patch near the border is cut by it, so marks in a corner or along an edge
+                // (watermarks, tags, timestamps) have probes that fit them.
+                let span = |centre: usize, len: usize| {
+                    let start = centre.saturating_sub(side / 2);
+                    (start, (centre + side - side / 2).min(len))
+                };
+                let (y0, y1) = span(rng.random_range(0..h), h);
+                let (x0, x1) = span(rng.random_range(0..w), w);
                 for c in 0..3 {
-                    for y in y0..(y0 + side).min(h) {
-                        img[c * hw + y * w + x0..c * hw + y * w + (x0 + side).min(w)].fill(rgb[c]);
+                    for y in y0..y1 {
+                        img[c * hw + y * w + x0..c * hw + y * w + x1].fill(rgb[c]);
                     }
                 }
             }
@@ -477,13 +484,37 @@ mod tests {
     }
 
     #[test]
-    fn patch_is_a_square_on_black() {
-        let img = family(ProbeFamily::Patch).probe(3);
-        let background = img[..400].iter().filter(|&&v| v == 0.0).count();
-        let patch = 400 - background;
-        let side = (patch as f32).sqrt().round() as usize;
-        assert!((3..=7).contains(&side), "patch of {patch} pixels");
-        assert_eq!(side * side, patch);
+    fn a_patch_is_a_square_on_black_that_only_the_border_cuts() {
+        let spec = family(ProbeFamily::Patch);
+        let mut in_a_corner = 0;
+        for i in 0..200 {
+            let img = spec.probe(i);
+            let lit: Vec<(usize, usize)> = (0..400)
+                .filter(|&p| (0..3).any(|c| img[c * 400 + p] > 0.0))
+                .map(|p| (p / 20, p % 20))
+                .collect();
+            let (y0, y1) = (lit.iter().map(|p| p.0).min(), lit.iter().map(|p| p.0).max());
+            let (x0, x1) = (lit.iter().map(|p| p.1).min(), lit.iter().map(|p| p.1).max());
+            let (Some(y0), Some(y1), Some(x0), Some(x1)) = (y0, y1, x0, x1) else {
+                continue; // a black patch
+            };
+            let (h, w) = (y1 - y0 + 1, x1 - x0 + 1);
+            assert_eq!(lit.len(), h * w, "probe {i} is not a rectangle");
+            assert!(h <= 7 && w <= 7, "probe {i}: {h} x {w}");
+            // Uncut, it is a square of side 15-35% of 20 pixels.
+            if y0 > 0 && y1 < 19 {
+                assert!((3..=7).contains(&h), "probe {i}: height {h}");
+            }
+            if y0 > 0 && y1 < 19 && x0 > 0 && x1 < 19 {
+                assert_eq!(h, w, "probe {i}");
+            }
+            in_a_corner += usize::from((y0 == 0 || y1 == 19) && (x0 == 0 || x1 == 19));
+        }
+        // A mark in a corner has probes that fit it: the centre is anywhere in the image.
+        assert!(
+            in_a_corner >= 10,
+            "{in_a_corner} of 200 patches in a corner"
+        );
     }
 
     #[test]

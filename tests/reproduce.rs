@@ -35,6 +35,13 @@ fn tiny_reproduce_finds_the_colour_shortcut_and_is_deterministic() {
     let results = reproduce::run(&tiny(&a), &Progress::hidden()).unwrap();
 
     assert_eq!(results.trials.len(), 2);
+    // The summary's first line names the settings in words.
+    let summary = spurion::report::terminal::reproduce(&results);
+    let first = summary.lines().next().unwrap();
+    assert!(
+        first.contains("a plain VAE") && first.contains("encoder means"),
+        "{first}"
+    );
     for t in &results.trials {
         // Colour is trivially learnable: the classifier gets coloured digits right...
         assert!(

@@ -34,6 +34,17 @@ impl Images {
         &self.data[i * n..(i + 1) * n]
     }
 
+    /// The pixel-wise mean of the batch, one image (zeros for an empty batch).
+    pub fn mean(&self) -> Vec<f32> {
+        let mut m = vec![0.0f32; self.image_len()];
+        for i in 0..self.count {
+            for (a, &v) in m.iter_mut().zip(self.image(i)) {
+                *a += v / self.count as f32;
+            }
+        }
+        m
+    }
+
     /// Appends one image (must have this batch's shape).
     pub fn push(&mut self, image: &[f32]) {
         debug_assert_eq!(image.len(), self.image_len());
@@ -127,6 +138,19 @@ pub(crate) fn area_weights(input: usize, output: usize) -> Vec<Vec<(usize, f32)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mean_image_averages_each_pixel() {
+        let imgs = Images {
+            count: 2,
+            channels: 1,
+            height: 1,
+            width: 2,
+            data: vec![0.0, 1.0, 0.5, 0.0],
+        };
+        assert_eq!(imgs.mean(), vec![0.25, 0.5]);
+        assert_eq!(Images::empty(1, 1, 2).mean(), vec![0.0, 0.0]);
+    }
 
     #[test]
     fn area_downsampling_by_two_averages_blocks() {

@@ -161,17 +161,6 @@ pub fn nearest_points(points: &[f32], dim: usize, center: &[f32], n: usize) -> V
     d.into_iter().map(|(_, i)| i).collect()
 }
 
-/// Mean of images, `3 x h x w`.
-fn mean_image(images: &Images) -> Vec<f32> {
-    let mut m = vec![0.0f32; images.image_len()];
-    for i in 0..images.count {
-        for (a, &v) in m.iter_mut().zip(images.image(i)) {
-            *a += v / images.count as f32;
-        }
-    }
-    m
-}
-
 /// Statistics, tests, descriptions, prototypes and the 2-D view of one latent space's
 /// clusters, and the finding for each class.
 pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
@@ -217,7 +206,7 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
         let imgs = (input.probe_images)(&ids[..ids.len().min(MEMBER_IMAGES)])?;
         let mut out = Images::empty(imgs.channels, imgs.height, imgs.width);
         if imgs.count > 0 {
-            out.push(&mean_image(&imgs));
+            out.push(&imgs.mean());
         }
         Ok(out)
     };
@@ -278,7 +267,7 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
         let member_images = (input.probe_images)(heaviest)?;
         let member_mean_j = (member_images.count > 0).then(|| {
             let mut one = Images::empty(member_images.channels, h, w);
-            one.push(&mean_image(&member_images));
+            one.push(&member_images.mean());
             one
         });
         let member_image = member_mean_j.as_ref().map(|m| m.image(0));

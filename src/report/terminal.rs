@@ -6,6 +6,7 @@ use std::fmt::Write;
 use super::pct;
 use crate::method::{ClusterCount, Status, VaeKind};
 use crate::model::TrainSummary;
+use crate::nn::vae::LatentMode;
 use crate::results::{
     AuditResults, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY, ReproduceResults, TrialResult,
 };
@@ -33,6 +34,14 @@ fn vae_words(kind: VaeKind) -> &'static str {
     }
 }
 
+/// How latents are taken from the encoder, in words.
+fn latent_words(mode: LatentMode) -> &'static str {
+    match mode {
+        LatentMode::Mean => "encoder means",
+        LatentMode::Sample => "sampled latents",
+    }
+}
+
 /// The summary of `spurion reproduce`: accuracies, Table 1 beside ours, prototypes in words.
 pub fn reproduce(r: &ReproduceResults) -> String {
     let mut s = String::new();
@@ -40,14 +49,14 @@ pub fn reproduce(r: &ReproduceResults) -> String {
     let _ = writeln!(
         s,
         "spurion reproduce: {} trial(s), seed {}, classes {}, {} solid-colour probes; spurion: {} \
-         VAE, {}, latents = {:?}, weights = p^{}",
+         VAE, {}, {}, weights = p^{}",
         st.trials,
         r.seed,
         r.class_names.join("/"),
         st.probes,
         vae_words(st.vae.kind),
         describe_k(st.method.k),
-        st.method.latent,
+        latent_words(st.method.latent),
         st.method.weight_exponent
     );
     let _ = writeln!(s);
@@ -195,10 +204,7 @@ pub fn reproduce(r: &ReproduceResults) -> String {
          runs on the same probes as spurion's ({} VAE, {}; a plain VAE is the same one). Std \
          is the sample standard deviation across trials.",
         vae_words(st.vae.kind),
-        match st.method.latent {
-            crate::nn::vae::LatentMode::Mean => "encoder means",
-            crate::nn::vae::LatentMode::Sample => "sampled latents",
-        }
+        latent_words(st.method.latent)
     );
     if let Some(t) = &r.timings_s {
         let _ = writeln!(s, "Total time: {:.1} s", t.total);
