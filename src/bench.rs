@@ -304,7 +304,10 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         |imgs: &data::Images| classifier::predict(&model, &cconf, imgs, rc.batch_size, &device);
     let null_ids: Vec<usize> = (0..settings.null_probes).collect();
     let null_patterns = probes.select(&null_ids);
-    let members = probes.select(&(0..16).map(|i| 200 + i).collect::<Vec<_>>());
+    // The cluster: class 0's 16 heaviest probes (the most probable), as the audit picks them.
+    let mut by_p0: Vec<usize> = (settings.null_probes..probes.count).collect();
+    by_p0.sort_by(|&a, &b| probs.get(b, 0).total_cmp(&probs.get(a, 0)).then(a.cmp(&b)));
+    let members = probes.select(&by_p0[..16.min(by_p0.len())]);
     let background = causal::median_image(&probes.slice(0, 1000));
     // The mask as the audit makes it: where the heaviest probes' mean differs from the background.
     let mask = causal::Mask::of_cluster(
