@@ -169,9 +169,13 @@ def test_ctrl_c_while_the_vae_trains_stops_the_run_and_writes_nothing(tmp_path):
     """The interrupt arrives while Rust trains the VAE (no Python code of the user's running);
     the run stops at its next step with KeyboardInterrupt and no report."""
     import _thread
+    import signal
     import threading
     import time
 
+    # interrupt_main does nothing while SIGINT is ignored, as it is for a shell's background
+    # jobs (a CI script run with `&`): give this test Python's own handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     fire = threading.Event()
 
     def interrupter():
@@ -183,9 +187,12 @@ def test_ctrl_c_while_the_vae_trains_stops_the_run_and_writes_nothing(tmp_path):
     rec = Recorder(on_start=lambda label: fire.set() if "VAE" in label else None)
     out = tmp_path / "r"
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        spurion.audit(green_rule, probes_count=3000, input_size=SIZE, class_names=["other", "green"],
-                      out=out, progress=rec)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            spurion.audit(green_rule, probes_count=3000, input_size=SIZE,
+                          class_names=["other", "green"], out=out, progress=rec)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert time.monotonic() - started < 60
     assert fire.is_set()
     assert not out.exists() and list(tmp_path.iterdir()) == []

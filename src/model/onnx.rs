@@ -21,11 +21,80 @@ use crate::data::Images;
 use crate::error::{Error, Result};
 use crate::metrics::Probabilities;
 
+/// An element type as an ONNX graph declares it (`TensorProto.DataType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElemType {
+    Float32,
+    Uint8,
+    Int8,
+    Uint16,
+    Int16,
+    Int32,
+    Int64,
+    String,
+    Bool,
+    Float16,
+    Float64,
+    Uint32,
+    Uint64,
+    Bfloat16,
+    /// The graph does not say (ONNX code 0).
+    Undeclared,
+    /// A type spurion does not name, or a value that is not a tensor.
+    Other,
+}
+
+impl ElemType {
+    /// The type of ONNX code `code` (1 float, 2 uint8, 10 float16, 11 double, ...).
+    pub fn of_code(code: i32) -> Self {
+        use ElemType as T;
+        match code {
+            0 => T::Undeclared,
+            1 => T::Float32,
+            2 => T::Uint8,
+            3 => T::Int8,
+            4 => T::Uint16,
+            5 => T::Int16,
+            6 => T::Int32,
+            7 => T::Int64,
+            8 => T::String,
+            9 => T::Bool,
+            10 => T::Float16,
+            11 => T::Float64,
+            12 => T::Uint32,
+            13 => T::Uint64,
+            16 => T::Bfloat16,
+            _ => T::Other,
+        }
+    }
+
+    /// Its name in messages.
+    fn name(self) -> &'static str {
+        use ElemType as T;
+        match self {
+            T::Float32 => "float32",
+            T::Uint8 => "uint8",
+            T::Int8 => "int8",
+            T::Uint16 => "uint16",
+            T::Int16 => "int16",
+            T::Int32 => "int32",
+            T::Int64 => "int64",
+            T::String => "string",
+            T::Bool => "bool",
+            T::Float16 => "float16",
+            T::Float64 => "float64",
+            T::Uint32 => "uint32",
+            T::Uint64 => "uint64",
+            T::Bfloat16 => "bfloat16",
+            T::Undeclared | T::Other => "an unknown type",
+        }
+    }
+}
+
 /// One input or output as the ONNX graph declares it.
 struct Declared {
     name: String,
-    /// ONNX `TensorProto.DataType` code (1 float, 2 uint8, 10 float16, 11 double, ...).
-    elem_type: i32,
+    elem_type: ElemType,
     /// "[N, 3, 224, 224]", with `?` for unknown dimensions.
     shape: String,
 }
@@ -36,7 +105,7 @@ impl Declared {
         use tract_onnx::pb::type_proto::Value as Type;
         let (elem_type, shape) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
             Some(Type::TensorType(t)) => (
-                t.elem_type,
+                ElemType::of_code(t.elem_type),
                 t.shape.as_ref().map(|s| {
                     s.dim
                         .iter()
@@ -49,7 +118,7 @@ impl Declared {
                         .join(", ")
                 }),
             ),
-            _ => (0, None),
+            _ => (ElemType::Undeclared, None),
         };
         Declared {
             name: v.name.clone(),
@@ -60,23 +129,7 @@ impl Declared {
 
     /// The ONNX name of the element type.
     fn type_name(&self) -> &'static str {
-        match self.elem_type {
-            1 => "float32",
-            2 => "uint8",
-            3 => "int8",
-            4 => "uint16",
-            5 => "int16",
-            6 => "int32",
-            7 => "int64",
-            8 => "string",
-            9 => "bool",
-            10 => "float16",
-            11 => "float64",
-            12 => "uint32",
-            13 => "uint64",
-            16 => "bfloat16",
-            _ => "an unknown type",
-        }
+        self.elem_type.name()
     }
 }
 
@@ -478,7 +531,10 @@ fn choose_output<'a>(
             ));
         }
     };
-    if !matches!(chosen.elem_type, 1 | 10 | 11) {
+    if !matches!(
+        chosen.elem_type,
+        ElemType::Float32 | ElemType::Float16 | ElemType::Float64
+    ) {
         return Err(Error::data(
             path,
             format!(
@@ -487,7 +543,7 @@ fn choose_output<'a>(
                 chosen.name,
                 chosen.type_name(),
                 chosen.shape,
-                if matches!(chosen.elem_type, 6 | 7) {
+                if matches!(chosen.elem_type, ElemType::Int32 | ElemType::Int64) {
                     "class indices"
                 } else {
                     "this type"
@@ -500,11 +556,11 @@ fn choose_output<'a>(
 
 /// The element type the image input takes.
 fn input_type(path: &Path, input: Option<&Declared>) -> Result<InputType> {
-    Ok(match input.map_or(1, |i| i.elem_type) {
-        1 | 0 => InputType::Float32,
-        10 => InputType::Float16,
-        11 => InputType::Float64,
-        2 => InputType::Uint8,
+    Ok(match input.map_or(ElemType::Undeclared, |i| i.elem_type) {
+        ElemType::Float32 | ElemType::Undeclared => InputType::Float32,
+        ElemType::Float16 => InputType::Float16,
+        ElemType::Float64 => InputType::Float64,
+        ElemType::Uint8 => InputType::Uint8,
         _ => {
             let i = input.expect("an input with a declared type");
             return Err(Error::data(
@@ -999,6 +1055,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn element_types_are_read_from_their_onnx_codes() {
+        assert_eq!(ElemType::of_code(1), ElemType::Float32);
+        assert_eq!(ElemType::of_code(10).name(), "float16");
+        assert_eq!(ElemType::of_code(7).name(), "int64");
+        assert_eq!(ElemType::of_code(0), ElemType::Undeclared);
+        assert_eq!(ElemType::of_code(99), ElemType::Other);
+        assert_eq!(ElemType::of_code(99).name(), "an unknown type");
     }
 
     #[test]

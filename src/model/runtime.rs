@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
+use super::onnx::ElemType;
 use crate::error::{Error, Result};
 
 /// The engine that runs ONNX models.
@@ -153,33 +154,34 @@ fn environment(lib: &Path) -> Result<ort::environment::Environment> {
     Ok(env)
 }
 
-/// One input or output as ONNX Runtime reports it: name, ONNX element type code, and shape
+/// One input or output as ONNX Runtime reports it: name, element type, and shape
 /// (None for a dimension it does not fix), with its symbols as text.
 pub(super) struct Port {
     pub name: String,
-    pub elem_type: i32,
+    pub elem_type: ElemType,
     pub dims: Vec<Option<usize>>,
     pub shape: String,
 }
 
-fn onnx_code(t: TensorElementType) -> i32 {
+fn elem_type(t: TensorElementType) -> ElemType {
+    use ElemType as E;
     use TensorElementType as T;
     match t {
-        T::Float32 => 1,
-        T::Uint8 => 2,
-        T::Int8 => 3,
-        T::Uint16 => 4,
-        T::Int16 => 5,
-        T::Int32 => 6,
-        T::Int64 => 7,
-        T::String => 8,
-        T::Bool => 9,
-        T::Float16 => 10,
-        T::Float64 => 11,
-        T::Uint32 => 12,
-        T::Uint64 => 13,
-        T::Bfloat16 => 16,
-        _ => 0,
+        T::Float32 => E::Float32,
+        T::Uint8 => E::Uint8,
+        T::Int8 => E::Int8,
+        T::Uint16 => E::Uint16,
+        T::Int16 => E::Int16,
+        T::Int32 => E::Int32,
+        T::Int64 => E::Int64,
+        T::String => E::String,
+        T::Bool => E::Bool,
+        T::Float16 => E::Float16,
+        T::Float64 => E::Float64,
+        T::Uint32 => E::Uint32,
+        T::Uint64 => E::Uint64,
+        T::Bfloat16 => E::Bfloat16,
+        _ => E::Other,
     }
 }
 
@@ -202,14 +204,14 @@ fn port(name: &str, t: &ValueType) -> Port {
                 .collect();
             Port {
                 name: name.to_string(),
-                elem_type: onnx_code(*ty),
+                elem_type: elem_type(*ty),
                 dims,
                 shape: format!("[{}]", text.join(", ")),
             }
         }
         other => Port {
             name: name.to_string(),
-            elem_type: 0,
+            elem_type: ElemType::Other,
             dims: Vec::new(),
             shape: format!("{other}"),
         },
