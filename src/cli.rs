@@ -201,7 +201,7 @@ impl MethodArgs {
 #[command(allow_negative_numbers = true)]
 struct VaeArgs {
     /// VAE: plain (the paper's), or also guided by the classifier's probabilities.
-    #[arg(long = "vae", value_enum, default_value_t = VaeKind::Plain)]
+    #[arg(long = "vae", value_enum, default_value_t = VaeKind::default())]
     kind: VaeKind,
     /// Train the VAE exactly N epochs (default: until its held-out ELBO stops improving).
     #[arg(long, value_name = "N")]

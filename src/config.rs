@@ -145,7 +145,7 @@ impl Default for ReproduceConfig {
                 learning_rate: 1e-3,
             },
             vae: VaeSettings {
-                kind: VaeKind::Plain,
+                kind: VaeKind::default(),
                 size: 8,
                 hidden: 128,
                 training: VaeTrainParams::default(),
@@ -373,7 +373,7 @@ impl Default for AuditConfig {
             causal: CausalSettings::default(),
             representation: Representation::Vae,
             vae: VaeSettings {
-                kind: VaeKind::Plain,
+                kind: VaeKind::default(),
                 size: 16,
                 hidden: 128,
                 training: VaeTrainParams::default(),

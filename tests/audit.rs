@@ -218,9 +218,8 @@ fn planted_patch_is_found_where_it_was_planted() {
         let cl = &r["runs"][0]["run"]["clusters"][class];
         let mask = cl["mask"]["position"].as_str().unwrap_or("");
         assert!(mask.contains(side), "class {class}: mask at '{mask}': {cl}");
-        if let Some(desc) = cl["description"]["position"].as_str() {
-            assert!(desc.contains(side), "class {class}: described at '{desc}'");
-        }
+        let desc = cl["description"]["position"].as_str().unwrap_or("");
+        assert!(desc.contains(side), "class {class}: described at '{desc}'");
     }
 }
 
