@@ -297,8 +297,9 @@ fn audit_with(
     })
 }
 
-/// Per class, the finding of the first family that found something; else the finding of the
-/// family that reached the class best, its reason naming every family tried.
+/// Per class, the finding of the first family that found something, with the drivers the
+/// other families found beside its own; else the finding of the family that reached the class
+/// best, its reason naming every family tried.
 fn merge_findings(class_names: &[String], runs: &[AuditRun]) -> Vec<Finding> {
     (0..class_names.len())
         .filter_map(|c| {
@@ -320,6 +321,30 @@ fn merge_findings(class_names: &[String], runs: &[AuditRun]) -> Vec<Finding> {
                         .total_cmp(&b.1.reach.share_above_half)
                 })
             })?;
+            for d in &mut f.drivers {
+                d.probes = Some(family.clone());
+            }
+            // The other families' drivers of the class, where they show another pattern.
+            for r in runs.iter().filter(|r| r.family != family) {
+                if let Some((other, g)) = of(r).filter(|(_, g)| g.status == Status::Found) {
+                    let more = g
+                        .drivers
+                        .into_iter()
+                        .map(|mut d| {
+                            d.probes = Some(other.clone());
+                            d
+                        })
+                        .collect();
+                    crate::method::verdict::merge_drivers(&mut f.drivers, more);
+                }
+            }
+            if f.drivers.len() > 1 {
+                f.reason = format!(
+                    "{}{}",
+                    f.reason.split("; and separately by").next().unwrap_or(""),
+                    crate::method::verdict::other_drivers_in_words(&f.class_name, &f.drivers)
+                );
+            }
             if runs.len() > 1 {
                 f.reason = format!("{} (probes: {family})", f.reason);
             }
@@ -507,6 +532,7 @@ fn audit_family(
         latents,
         split: &split,
         method: &config.method,
+        top_probes: config.representation == Representation::TopProbes,
         seeds: seeds.clone(),
         decode: trained
             .as_ref()

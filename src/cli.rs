@@ -80,12 +80,17 @@ struct ProbesArgs {
 
 #[derive(Args, Debug)]
 struct BenchmarkArgs {
-    /// Three cases (a colour, a corner mark, a clean model): a few minutes.
+    /// Four cases (a colour, a corner mark, two colours in one class, a clean model): a few
+    /// minutes.
     #[arg(long)]
     quick: bool,
     /// Only the cases whose name contains this text (e.g. corner-mark, 95%, seed-101).
     #[arg(long, value_name = "TEXT")]
     only: Option<String>,
+    /// The tuning seeds (cases from seed 0), on which settings are chosen, instead of the
+    /// evaluation seeds (from 100).
+    #[arg(long)]
+    tuning: bool,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -149,9 +154,9 @@ struct OutArgs {
 #[command(allow_negative_numbers = true)]
 struct MethodArgs {
     /// Clusters per class: a number (the paper: 1), or auto to choose per class by held-out
-    /// ACP.
-    #[arg(long, default_value_t = MethodSettings::default().k, value_parser = parsed(str::parse::<ClusterCount>))]
-    k: ClusterCount,
+    /// ACP [default: 1 for reproduce, 3 for audit].
+    #[arg(long, value_parser = parsed(str::parse::<ClusterCount>))]
+    k: Option<ClusterCount>,
     /// Latents used for clustering.
     #[arg(long, value_enum, default_value_t = MethodSettings::default().latent)]
     latent: LatentMode,
@@ -185,9 +190,10 @@ impl MethodArgs {
         }
     }
 
-    fn settings(&self) -> MethodSettings {
+    /// The settings, `default` filling what the flags leave open.
+    fn settings(&self, default: &MethodSettings) -> MethodSettings {
         MethodSettings {
-            k: self.k,
+            k: self.k.unwrap_or(default.k),
             latent: self.latent,
             weight_exponent: self.weight_exponent,
             kmeans_restarts: self.kmeans_restarts,
@@ -468,7 +474,7 @@ impl ReproduceArgs {
             trials: self.trials,
             seed: self.run.seed,
             probes: self.probes,
-            method: self.method.settings(),
+            method: self.method.settings(&defaults.method),
             causal: self.method.causal(),
             classifier: TrainParams {
                 epochs: self.epochs,
@@ -544,7 +550,7 @@ impl AuditArgs {
             probes_count: self.probes_count,
             latent_dim: self.latent_dim,
             seed: self.run.seed,
-            method: self.method.settings(),
+            method: self.method.settings(&defaults.method),
             causal: self.method.causal(),
             representation: defaults.representation,
             vae: self.vae.settings(&defaults.vae),
@@ -599,6 +605,7 @@ pub fn run(cli: Cli) -> Result<String> {
             let config = spurion::benchmark::BenchmarkConfig {
                 quick: args.quick,
                 only: args.only,
+                tuning: args.tuning,
                 data: shipped_data(),
                 fashion: Some(PathBuf::from(FASHION_MNIST)).filter(|p| p.exists()),
                 seed: args.run.seed,

@@ -29,6 +29,9 @@ pub(crate) struct Space<'a> {
     /// The probes the clusters are fitted on, and those held out for everything else.
     pub split: &'a Split,
     pub method: &'a MethodSettings,
+    /// The most probable probes of each class instead of its clusters (a baseline; the
+    /// latents must be the probabilities).
+    pub top_probes: bool,
     /// Where the step's generators come from.
     pub seeds: SeedPath,
     /// The VAE's decoder (latent points to images); None for a baseline without one.
@@ -96,13 +99,17 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
     let started = std::time::Instant::now();
     let search = space.method.search()?;
     let fit = &space.split.fit;
-    let shortcuts = search
-        .fit_at(
-            &space.latents.select(fit),
-            &space.probs.select(fit),
-            &space.seeds,
-        )
-        .map_err(|e| name_class(e, space.class_names))?;
+    let shortcuts = if space.top_probes {
+        ShortcutSearch::most_probable(&space.probs.select(fit))?
+    } else {
+        search
+            .fit_at(
+                &space.latents.select(fit),
+                &space.probs.select(fit),
+                &space.seeds,
+            )
+            .map_err(|e| name_class(e, space.class_names))?
+    };
     let search_s = started.elapsed().as_secs_f64();
     let analysis = method::analyse(&RunInput {
         class_names: space.class_names,

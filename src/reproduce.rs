@@ -232,6 +232,7 @@ fn run_dim(
         latents: Latents::new(dim, space.latents(config.method.latent).to_vec())?,
         split: &setup.split,
         method: &config.method,
+        top_probes: false,
         seeds,
         decode: Some(&decode),
         probe_images: &probe_images,

@@ -20,15 +20,23 @@ fn quick_benchmark_recovers_the_stroke_colour_and_finds_nothing_in_a_clean_model
         .iter()
         .map(|s| s["method"].as_str().unwrap())
         .collect();
-    assert_eq!(methods, ["paper", "spurion", "probabilities-as-latent"]);
+    assert_eq!(
+        methods,
+        ["paper", "spurion", "probabilities-as-latent", "top-probes"]
+    );
     for s in r["summary"].as_array().unwrap() {
-        for key in ["recovery_rate", "false_finding_rate", "cases"] {
+        for key in [
+            "recovery_rate",
+            "shortcut_recall",
+            "false_finding_rate",
+            "cases",
+        ] {
             assert!(s.get(key).is_some(), "summary lacks {key}: {s}");
         }
     }
     let cases = r["cases"].as_array().unwrap();
-    // 3 cases x 4 classes x 3 methods.
-    assert_eq!(cases.len(), 36);
+    // 4 cases x 4 classes x 4 methods.
+    assert_eq!(cases.len(), 64);
     for c in cases {
         for key in [
             "name",

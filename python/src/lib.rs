@@ -193,11 +193,16 @@ fn to_py(e: spurion::Error) -> PyErr {
     }
 }
 
-/// The default method with `k` clusters per class (a number or "auto").
+/// The audit's default method with `k` clusters per class (a number or "auto"; empty: the
+/// audit's default).
 fn method(k: &str) -> PyResult<spurion::MethodSettings> {
+    let default = spurion::AuditConfig::default().method;
     Ok(spurion::MethodSettings {
-        k: k.parse::<ClusterCount>().map_err(to_py)?,
-        ..spurion::MethodSettings::default()
+        k: match k {
+            "" => default.k,
+            k => k.parse::<ClusterCount>().map_err(to_py)?,
+        },
+        ..default
     })
 }
 

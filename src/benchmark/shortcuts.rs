@@ -8,6 +8,7 @@ use std::f32::consts::PI;
 use rand::{Rng as _, SeedableRng};
 
 use crate::method::describe::Position;
+pub use crate::method::describe::{hue_saturation, same_color};
 use crate::seed::Rng;
 
 /// A corner of the image.
@@ -61,6 +62,44 @@ impl Corner {
     }
 }
 
+/// The middle of one edge of the image: where a stamp goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Edge {
+    Top,
+    Bottom,
+    Left,
+    Right,
+}
+
+impl Edge {
+    pub const ALL: [Edge; 4] = [Edge::Top, Edge::Bottom, Edge::Left, Edge::Right];
+
+    /// The ninth of the image a stamp at this edge is in.
+    pub fn position(self) -> Position {
+        match self {
+            Edge::Top => Position::Top,
+            Edge::Bottom => Position::Bottom,
+            Edge::Left => Position::Left,
+            Edge::Right => Position::Right,
+        }
+    }
+
+    /// Top-left pixel and size `(y, x, height, width)` of the stamp, a text-like bar (a
+    /// fourteenth of the height by three fourteenths of the width: 2 x 6 px at 28 x 28), two
+    /// pixels from the edge, centred along it.
+    pub fn bar(self, h: usize, w: usize) -> (usize, usize, usize, usize) {
+        let (bh, bw) = ((h / 14).max(1), (3 * w / 14).max(2));
+        let (cy, cx) = ((h - bh) / 2, (w - bw) / 2);
+        match self {
+            Edge::Top => (2.min(h - bh), cx, bh, bw),
+            Edge::Bottom => (h - bh - 2.min(h - bh), cx, bh, bw),
+            Edge::Left => (cy, 2.min(w - bw), bh, bw),
+            Edge::Right => (cy, w - bw - 2.min(w - bw), bh, bw),
+        }
+    }
+}
+
 /// A shortcut planted in a share of one class's images.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -88,6 +127,9 @@ pub enum Shortcut {
         seed: u64,
         color: [f32; 3],
     },
+    /// A small text-like bar of a colour at a fixed place near one edge (a watermark, a
+    /// tag, a timestamp).
+    Stamp { edge: Edge, color: [f32; 3] },
 }
 
 impl Shortcut {
@@ -99,6 +141,7 @@ impl Shortcut {
             Shortcut::CornerMark { .. } => "corner-mark",
             Shortcut::Stripes { .. } => "stripes",
             Shortcut::ScatteredPixels { .. } => "scattered-pixels",
+            Shortcut::Stamp { .. } => "stamp",
         }
     }
 
@@ -109,7 +152,36 @@ impl Shortcut {
             | Shortcut::BackgroundColor { color }
             | Shortcut::CornerMark { color, .. }
             | Shortcut::Stripes { color, .. }
-            | Shortcut::ScatteredPixels { color, .. } => *color,
+            | Shortcut::ScatteredPixels { color, .. }
+            | Shortcut::Stamp { color, .. } => *color,
+        }
+    }
+
+    /// Where the shortcut sits, for those that sit somewhere (a corner, an edge).
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Shortcut::CornerMark { corner, .. } => Some(corner.position()),
+            Shortcut::Stamp { edge, .. } => Some(edge.position()),
+            _ => None,
+        }
+    }
+
+    /// Whether `other` is this shortcut with the same value: the same kind, and the same
+    /// colour (within [`DECOY_HUE`]) for colours; the same corner or edge for marks and
+    /// stamps; the same angle for stripes.
+    pub fn same_value(&self, other: &Shortcut) -> bool {
+        if self.kind() != other.kind() {
+            return false;
+        }
+        match (self, other) {
+            (Shortcut::CornerMark { .. } | Shortcut::Stamp { .. }, _) => {
+                self.position() == other.position()
+                    && same_color(self.color(), other.color(), DECOY_HUE)
+            }
+            (Shortcut::Stripes { angle_deg: a, .. }, Shortcut::Stripes { angle_deg: b, .. }) => {
+                a == b
+            }
+            _ => same_color(self.color(), other.color(), DECOY_HUE),
         }
     }
 
@@ -121,7 +193,8 @@ impl Shortcut {
             | Shortcut::BackgroundColor { color: c }
             | Shortcut::CornerMark { color: c, .. }
             | Shortcut::Stripes { color: c, .. }
-            | Shortcut::ScatteredPixels { color: c, .. } => *c = color,
+            | Shortcut::ScatteredPixels { color: c, .. }
+            | Shortcut::Stamp { color: c, .. } => *c = color,
         }
         s
     }
@@ -129,7 +202,8 @@ impl Shortcut {
     /// The same kind of shortcut with another value: another colour (drawn uniformly in RGB,
     /// greys included, rejected when within [`DECOY_HUE`] degrees of hue of the planted one);
     /// for a corner mark, half the time the same corner in another colour, otherwise the
-    /// planted colour in another corner; for stripes, another angle. Planted in the other
+    /// planted colour in another corner (a stamp likewise, at another edge); for stripes,
+    /// another angle. Planted in the other
     /// classes, decoys make the planted value, not the mere presence of a mark, what predicts
     /// the class.
     pub fn decoy(&self, rng: &mut Rng) -> Shortcut {
@@ -167,7 +241,29 @@ impl Shortcut {
                 period: *period,
                 color: *color,
             },
+            Shortcut::Stamp { edge, .. } => {
+                if rng.random_bool(0.5) {
+                    self.with_color(other_color(rng))
+                } else {
+                    let edges: Vec<Edge> = Edge::ALL.into_iter().filter(|e| e != edge).collect();
+                    Shortcut::Stamp {
+                        edge: edges[rng.random_range(0..edges.len())],
+                        color: planted,
+                    }
+                }
+            }
             _ => self.with_color(other_color(rng)),
+        }
+    }
+
+    /// A decoy ([`Shortcut::decoy`]) that is none of `planted` (a class with two shortcuts:
+    /// the decoy of one is never the other).
+    pub fn decoy_among(&self, planted: &[Shortcut], rng: &mut Rng) -> Shortcut {
+        loop {
+            let d = self.decoy(rng);
+            if !planted.iter().any(|p| p.same_value(&d)) {
+                return d;
+            }
         }
     }
 
@@ -229,40 +325,20 @@ impl Shortcut {
                     set(img, p, *color);
                 }
             }
+            Shortcut::Stamp { edge, color } => {
+                let (y0, x0, bh, bw) = edge.bar(h, w);
+                for y in y0..y0 + bh {
+                    for x in x0..x0 + bw {
+                        set(img, y * w + x, *color);
+                    }
+                }
+            }
         }
     }
 }
 
 /// How far in hue a decoy's colour stays from the planted one, in degrees.
 pub const DECOY_HUE: f32 = 60.0;
-
-/// Hue in degrees (0-360) and saturation (0-1) of an RGB value.
-pub fn hue_saturation(rgb: [f32; 3]) -> (f32, f32) {
-    let [r, g, b] = rgb.map(|v| v.clamp(0.0, 1.0));
-    let max = r.max(g).max(b);
-    let min = r.min(g).min(b);
-    let d = max - min;
-    if max <= 0.0 || d <= 0.0 {
-        return (0.0, 0.0);
-    }
-    let h = if max == r {
-        60.0 * ((g - b) / d).rem_euclid(6.0)
-    } else if max == g {
-        60.0 * ((b - r) / d + 2.0)
-    } else {
-        60.0 * ((r - g) / d + 4.0)
-    };
-    (h, d / max)
-}
-
-/// Whether `found` is the planted colour `truth` within `tolerance` degrees of hue (both
-/// saturated enough to have a hue).
-pub fn same_color(found: [f32; 3], truth: [f32; 3], tolerance: f32) -> bool {
-    let (hf, sf) = hue_saturation(found);
-    let (ht, st) = hue_saturation(truth);
-    let d = (hf - ht).abs();
-    sf >= 0.2 && st >= 0.2 && d.min(360.0 - d) <= tolerance
-}
 
 #[cfg(test)]
 mod tests {
@@ -379,6 +455,33 @@ mod tests {
                 }
                 d => panic!("a decoy of another kind: {d:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_stamp_is_a_bar_near_its_edge_and_its_decoys_move_or_change_colour() {
+        use rand::SeedableRng as _;
+        let red = [1.0, 0.0, 0.0];
+        for edge in Edge::ALL {
+            let mut img = vec![0.0f32; 3 * 28 * 28];
+            Shortcut::Stamp { edge, color: red }.apply(&mut img, 28, 28);
+            let lit: Vec<usize> = (0..28 * 28).filter(|&p| img[p] == 1.0).collect();
+            assert_eq!(lit.len(), 12, "{edge:?}: a 2 x 6 bar");
+            let (y, x) = lit.iter().fold((0.0, 0.0), |(y, x), &p| {
+                (y + (p / 28) as f32 / 12.0, x + (p % 28) as f32 / 12.0)
+            });
+            let at = Position::of((y + 0.5) / 28.0, (x + 0.5) / 28.0);
+            assert_eq!(at, edge.position(), "{edge:?} at ({y}, {x})");
+        }
+        let stamp = Shortcut::Stamp {
+            edge: Edge::Top,
+            color: red,
+        };
+        let mut rng = Rng::seed_from_u64(3);
+        for _ in 0..50 {
+            let d = stamp.decoy(&mut rng);
+            assert_eq!(d.kind(), "stamp");
+            assert!(!d.same_value(&stamp), "{d:?}");
         }
     }
 

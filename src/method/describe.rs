@@ -129,6 +129,34 @@ pub fn color_name(rgb: [f32; 3]) -> &'static str {
     }
 }
 
+/// Hue in degrees (0-360) and saturation (0-1) of an RGB value.
+pub fn hue_saturation(rgb: [f32; 3]) -> (f32, f32) {
+    let [r, g, b] = rgb.map(|v| v.clamp(0.0, 1.0));
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let d = max - min;
+    if max <= 0.0 || d <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let h = if max == r {
+        60.0 * ((g - b) / d).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / d + 2.0)
+    } else {
+        60.0 * ((r - g) / d + 4.0)
+    };
+    (h, d / max)
+}
+
+/// Whether `found` is the planted colour `truth` within `tolerance` degrees of hue (both
+/// saturated enough to have a hue).
+pub fn same_color(found: [f32; 3], truth: [f32; 3], tolerance: f32) -> bool {
+    let (hf, sf) = hue_saturation(found);
+    let (ht, st) = hue_saturation(truth);
+    let d = (hf - ht).abs();
+    sf >= 0.2 && st >= 0.2 && d.min(360.0 - d) <= tolerance
+}
+
 /// The strongest of an RGB value's channels.
 pub fn dominant_channel(rgb: [f32; 3]) -> Channel {
     let mut best = 0;

@@ -356,6 +356,31 @@ impl ShortcutSearch {
         })
     }
 
+    /// The baseline with no VAE and no clustering, "the most probable probes": the
+    /// probabilities are the latent and each class has one centroid, fixed at the corner
+    /// where only that class is certain (`e_c`), so a probe joins the class it is most
+    /// probable for (`|p - e_c|^2 = |p|^2 - 2 p_c + 1`) and a cluster's heaviest probes are
+    /// its class's most probable ones.
+    pub fn most_probable(probs: &Probabilities) -> Result<Shortcuts> {
+        let classes = probs.classes;
+        let latents = Latents::new(classes, probs.values.clone())?;
+        let mut centroids = vec![0.0f32; classes * classes];
+        for c in 0..classes {
+            centroids[c * classes + c] = 1.0;
+        }
+        let owners: Vec<usize> = (0..classes).collect();
+        let assignment = metrics::assign_nearest(latents.as_slice(), &centroids, classes);
+        let score = metrics::score(probs, &owners, &assignment)?;
+        Ok(Shortcuts {
+            dim: classes,
+            centroids,
+            owners,
+            assignment,
+            ks: vec![1; classes],
+            score,
+        })
+    }
+
     /// Centroids (class by class) and their owners, fitted on the probes `rows` (all if None).
     fn fit_centroids(
         &self,
@@ -540,5 +565,16 @@ mod tests {
         assert_eq!("3".parse::<ClusterCount>().unwrap(), ClusterCount::Fixed(3));
         assert_eq!("auto".parse::<ClusterCount>().unwrap().to_string(), "auto");
         assert!("-1".parse::<ClusterCount>().is_err());
+    }
+
+    #[test]
+    fn the_most_probable_probes_join_the_class_they_are_most_probable_for() {
+        // Four probes, two classes; sigmoid outputs need not sum to one.
+        let p = Probabilities::new(2, vec![0.9, 0.8, 0.2, 0.1, 0.6, 0.7, 0.3, 0.35]).unwrap();
+        let s = ShortcutSearch::most_probable(&p).unwrap();
+        assert_eq!(s.owners, [0, 1]);
+        assert_eq!(s.ks, [1, 1]);
+        assert_eq!(s.assignment, [0, 0, 1, 1]);
+        assert_eq!(s.centroids, [1.0, 0.0, 0.0, 1.0]);
     }
 }

@@ -7,10 +7,16 @@
 //! Otherwise the finding says why not: no probe (or too few) reaches the class; its clusters
 //! are no better than chance; or the pattern the probes suggest does nothing special to real
 //! images; or there were no real images to test it on.
+//!
+//! A class can have several shortcuts (red strokes in some of its images, green in others), so
+//! every cluster that passes both tests is a **driver** of its own, and clusters that show the
+//! same pattern (the same colour, the same place, the same stripes: k-means split one region
+//! in two) are merged into one. A finding lists its class's drivers, strongest first; each is
+//! described from its own cluster's heaviest probes, never from a mean over two drivers.
 
 use super::analysis::{ClusterStats, SIGNIFICANCE_LEVEL};
 use super::causal::CausalTest;
-use super::describe::Position;
+use super::describe::{Position, same_color};
 use crate::metrics::Probabilities;
 
 /// Share of the held-out probes that must reach a class (`p_c >= 0.5`) for the probes to
@@ -54,6 +60,79 @@ pub enum Status {
     None,
 }
 
+/// One pattern that drives a class: a cluster that passed both tests, with the passing
+/// clusters of the class that show the same pattern merged into it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Driver {
+    /// The probe family it comes from (audits with several families).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probes: Option<String>,
+    /// The cluster that speaks for it (the strongest of those merged), and every merged one:
+    /// indices in the run's clusters (of the run of `probes`).
+    pub cluster: usize,
+    pub clusters: Vec<usize>,
+    /// The cluster in words.
+    pub description: String,
+    /// Its held-out mean probability and permutation p-value.
+    pub mean_probability: Option<f64>,
+    pub p_value: Option<f64>,
+    /// The causal test: effect, its interval, the null's 95th percentile, the share of other
+    /// images turned into the class.
+    pub causal_effect: f64,
+    pub causal_interval: [f64; 2],
+    pub causal_null_p95: f64,
+    pub flips: f64,
+    /// What its heaviest probes show (see [`Finding`]).
+    pub color: [f32; 3],
+    pub position: Option<Position>,
+    pub stripes_deg: Option<f64>,
+}
+
+/// Largest hue difference (degrees) between two drivers that count as one colour.
+pub const SAME_HUE: f32 = 40.0;
+/// Largest stripe-angle difference (degrees) between two drivers that count as one pattern.
+pub const SAME_ANGLE: f64 = 20.0;
+
+impl Driver {
+    /// Whether `self` and `other` show the same pattern: the same place (or both the whole
+    /// image), the same stripes (or neither has any), and the same colour (hues within
+    /// [`SAME_HUE`], or both without a hue and of like brightness).
+    pub fn looks_like(&self, other: &Driver) -> bool {
+        let stripes = match (self.stripes_deg, other.stripes_deg) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                let d = (a - b).rem_euclid(180.0);
+                d.min(180.0 - d) <= SAME_ANGLE
+            }
+            _ => false,
+        };
+        let hued = |c: [f32; 3]| super::describe::hue_saturation(c).1 >= 0.2;
+        let bright = |c: [f32; 3]| c.iter().copied().fold(0.0f32, f32::max);
+        let color = match (hued(self.color), hued(other.color)) {
+            (true, true) => same_color(self.color, other.color, SAME_HUE),
+            (false, false) => (bright(self.color) - bright(other.color)).abs() <= 0.3,
+            _ => false,
+        };
+        self.position == other.position && stripes && color
+    }
+}
+
+/// Adds `more`, strongest first (by the effect's margin over the null), to `drivers`, each
+/// merged into the first that looks like it (its clusters recorded there when both come from
+/// the same run).
+pub fn merge_drivers(drivers: &mut Vec<Driver>, mut more: Vec<Driver>) {
+    more.sort_by(|a, b| {
+        (b.causal_effect - b.causal_null_p95).total_cmp(&(a.causal_effect - a.causal_null_p95))
+    });
+    for d in more {
+        match drivers.iter_mut().find(|e| e.looks_like(&d)) {
+            Some(e) if e.probes == d.probes => e.clusters.extend(d.clusters),
+            Some(_) => {}
+            None => drivers.push(d),
+        }
+    }
+}
+
 /// What the method concludes about one class, and the numbers behind it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
@@ -81,6 +160,54 @@ pub struct Finding {
     pub color: Option<[f32; 3]>,
     pub position: Option<Position>,
     pub stripes_deg: Option<f64>,
+    /// Every pattern found to drive the class, strongest first; the fields above speak of
+    /// the first. Empty unless the status is found.
+    #[serde(default)]
+    pub drivers: Vec<Driver>,
+}
+
+/// A cluster that passed both tests, as a driver of its class.
+fn driver_of(j: usize, s: &ClusterStats) -> Option<Driver> {
+    let t = s.causal.as_ref().filter(|t| t.passes && s.significant)?;
+    Some(Driver {
+        probes: None,
+        cluster: j,
+        clusters: vec![j],
+        description: s.description.text.clone(),
+        mean_probability: s.mean_probability,
+        p_value: s.p_value,
+        causal_effect: t.effect,
+        causal_interval: t.interval,
+        causal_null_p95: t.null_p95,
+        flips: t.flips,
+        color: s.mask.color,
+        position: s.mask.position.filter(|_| s.mask.share <= 0.5),
+        stripes_deg: s.description.stripes_deg,
+    })
+}
+
+/// "and separately by probes like cluster 2's prototype (...), p = ..., +0.61 against
+/// +0.05": the drivers after the first, in one clause each.
+pub fn other_drivers_in_words(name: &str, drivers: &[Driver]) -> String {
+    drivers
+        .iter()
+        .skip(1)
+        .map(|d| {
+            format!(
+                "; and separately by probes like {}{} (p = {}; put into real images they change \
+                 p({name}) by {:+.3} against a 95th percentile of {:+.3} for random probes and \
+                 turn {} of the other images into class {name})",
+                d.description,
+                d.probes
+                    .as_ref()
+                    .map_or(String::new(), |f| format!(", {f} probes")),
+                d.p_value.map_or("-".into(), |p| format!("{p:.3}")),
+                d.causal_effect,
+                d.causal_null_p95,
+                pct(d.flips),
+            )
+        })
+        .collect()
 }
 
 fn pct(x: f64) -> String {
@@ -123,10 +250,15 @@ pub fn findings(
                 .enumerate()
                 .filter(|(_, s)| s.class == c)
                 .collect();
-            // The cluster spoken of: one that passes everything, else the strongest.
-            let passing = mine
-                .iter()
-                .find(|(_, s)| s.significant && s.causal.as_ref().is_some_and(|t| t.passes));
+            let mut drivers = Vec::new();
+            merge_drivers(
+                &mut drivers,
+                mine.iter().filter_map(|(j, s)| driver_of(*j, s)).collect(),
+            );
+            // The cluster spoken of: the strongest driver, else the strongest cluster.
+            let passing = drivers
+                .first()
+                .and_then(|d| mine.iter().find(|(j, _)| *j == d.cluster));
             let heaviest = mine
                 .iter()
                 .max_by(|a, b| a.1.weight_share.total_cmp(&b.1.weight_share));
@@ -169,12 +301,13 @@ pub fn findings(
                         format!(
                             "class {name} is driven by probes like its prototype ({}): held-out \
                              probes like it are class {name} with mean probability {} against \
-                             {} by chance (p = {}), and {})",
+                             {} by chance (p = {}), and {}){}",
                             s.description.text,
                             s.mean_probability.map_or("-".into(), pct),
                             pct(s.chance),
                             s.p_value.map_or("-".into(), |p| format!("{p:.3}")),
                             causal_numbers(name, t),
+                            other_drivers_in_words(name, &drivers),
                         ),
                     )
                 }
@@ -257,6 +390,7 @@ pub fn findings(
                 color: s.map(|s| s.mask.color),
                 position: s.and_then(|s| s.mask.position).filter(|_| local),
                 stripes_deg: s.and_then(|s| s.description.stripes_deg),
+                drivers,
             }
         })
         .collect()
@@ -375,5 +509,63 @@ mod tests {
             one(cluster(true, true), reach(0.004, 0.99)).status,
             Status::Found
         );
+    }
+
+    /// `cluster(true, true)` in another colour, place and effect.
+    fn passing(color: [f32; 3], position: Option<&str>, effect: f64) -> ClusterStats {
+        let mut s = cluster(true, true);
+        s.mask.color = color;
+        s.mask.position = position.map(|p| serde_json::from_value(p.into()).unwrap());
+        s.mask.share = if position.is_some() { 0.02 } else { 0.9 };
+        s.description.text = format!("{color:?} at {position:?}");
+        if let Some(t) = s.causal.as_mut() {
+            t.effect = effect;
+        }
+        s
+    }
+
+    #[test]
+    fn every_passing_cluster_that_looks_different_is_a_driver_strongest_first() {
+        let red = [1.0, 0.0, 0.0];
+        let orange_red = [1.0, 0.3, 0.0];
+        let green = [0.0, 1.0, 0.0];
+        let f = findings(
+            &["a".to_string()],
+            &[
+                passing(red, None, 0.6),
+                passing(green, None, 0.9),
+                passing(orange_red, None, 0.7),
+                cluster(true, false),
+            ],
+            &[reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(0);
+        assert_eq!(f.status, Status::Found);
+        // Green first (the strongest); the two reds are one driver, spoken for by the
+        // stronger (cluster 2), cluster 0 merged into it.
+        let clusters: Vec<Vec<usize>> = f.drivers.iter().map(|d| d.clusters.clone()).collect();
+        assert_eq!(clusters, [vec![1], vec![2, 0]]);
+        assert_eq!(f.cluster, Some(1));
+        assert_eq!(f.color, Some(green));
+        assert!(
+            f.reason.contains("; and separately by probes like"),
+            "{}",
+            f.reason
+        );
+        // The same colour in another place is another driver; nothing passing, none.
+        let f = findings(
+            &["a".to_string()],
+            &[
+                passing(red, Some("top-left"), 0.6),
+                passing(red, Some("bottom-right"), 0.5),
+            ],
+            &[reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(0);
+        assert_eq!(f.drivers.len(), 2);
+        let f = one(cluster(true, false), reach(0.5, 1.0));
+        assert!(f.drivers.is_empty());
     }
 }

@@ -227,7 +227,7 @@ def _run(out, call):
 def _method(probes, probes_count, latent_dim, k, seed):
     """The settings both audits pass the core, in its order."""
     count = None if probes_count is None else int(probes_count)
-    return str(probes), count, int(latent_dim), str(k), int(seed)
+    return str(probes), count, int(latent_dim), "" if k is None else str(k), int(seed)
 
 
 def _images(pair):
@@ -241,7 +241,7 @@ def audit(
     probes_count=10_000,
     input_size=(28, 28),
     latent_dim=3,
-    k=1,
+    k=None,
     seed=0,
     out=None,
     holdout=None,
@@ -304,7 +304,7 @@ def audit_onnx(
     probes="solid",
     probes_count=None,
     latent_dim=3,
-    k=1,
+    k=None,
     seed=0,
     out=None,
     holdout=None,
