@@ -23,7 +23,7 @@ use crate::metrics::Probabilities;
 use crate::model::{LoadedModel, ProbabilityModel};
 use crate::nn::vae;
 use crate::pipeline::{self, Space};
-use crate::probes::{MANIFEST, ProbeSource, ProbeSpec, read_manifest};
+use crate::probes::{MANIFEST, ProbeFamily, ProbeSource, ProbeSpec, read_manifest};
 use crate::progress::Progress;
 use crate::results::{AuditResults, AuditTimings, SavedModel};
 use crate::scores::GivenScores;
@@ -37,8 +37,15 @@ pub struct Holdout {
     pub cache: NullCache,
 }
 
-/// Most held-out images the causal check uses.
+/// Held-out images sampled for the causal check when `--causal-images` asks for fewer (the
+/// test uses the first of them), so that smaller values take the first images of one sample.
 pub const CAUSAL_IMAGES: usize = 500;
+
+/// Held-out images sampled for the causal check: [`CAUSAL_IMAGES`], or `--causal-images`
+/// where it asks for more.
+fn holdout_count(config: &AuditConfig) -> usize {
+    CAUSAL_IMAGES.max(config.causal.images)
+}
 
 /// Held-out real images at the model's input size, for the causal check.
 fn holdout_images(
@@ -56,7 +63,7 @@ fn holdout_images(
                 path,
                 h,
                 w,
-                Some(CAUSAL_IMAGES),
+                Some(holdout_count(config)),
                 &mut seed::rng(config.seed, Stream::Holdout, &[1]),
             )?;
             warnings.extend_from_slice(src.skipped());
@@ -88,11 +95,11 @@ fn holdout_images(
         warnings.push(format!("{what}: no images, so no causal check"));
         return Ok(None);
     }
-    let keep: Vec<usize> = if images.count > CAUSAL_IMAGES {
+    let keep: Vec<usize> = if images.count > holdout_count(config) {
         let mut ids = index::sample(
             &mut seed::rng(config.seed, Stream::Holdout, &[]),
             images.count,
-            CAUSAL_IMAGES,
+            holdout_count(config),
         )
         .into_vec();
         ids.sort_unstable();
@@ -131,8 +138,11 @@ fn check_memory(
         ),
         (
             "input-size",
-            CAUSAL_IMAGES as f64 * image * 3.0,
-            format!("the causal check's {CAUSAL_IMAGES} held-out images at {h}x{w}"),
+            holdout_count(config) as f64 * image * 3.0,
+            format!(
+                "the causal check's {} held-out images at {h}x{w}",
+                holdout_count(config)
+            ),
         ),
         (
             "probes-count",
@@ -255,11 +265,8 @@ fn audit_with(
     let started = Instant::now();
     let mut timings = AuditTimings::default();
     let mut runs = Vec::with_capacity(sources.len());
-    for (k, source) in sources.iter().enumerate() {
-        let family = match config.probes.get(k) {
-            Some(ProbeChoice::Family(f)) => f.name().to_string(),
-            _ => "folder".to_string(),
-        };
+    let names = run_names(&config.probes, sources.len());
+    for ((k, source), family) in sources.iter().enumerate().zip(names) {
         // Several families write their files in a folder each.
         let rel = if sources.len() > 1 {
             format!("probes-{family}")
@@ -297,6 +304,27 @@ fn audit_with(
     })
 }
 
+/// The name of each probe set's run (its family, or "folder"), made unique by a number where
+/// two sets share one ("folder", "folder-2"): each run writes its files in `probes-<name>/`
+/// and findings name their run by it.
+fn run_names(probes: &[ProbeChoice], count: usize) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(count);
+    for k in 0..count {
+        let base = match probes.get(k) {
+            Some(ProbeChoice::Family(f)) => f.name(),
+            _ => "folder",
+        };
+        let mut name = base.to_string();
+        let mut n = 1;
+        while names.contains(&name) {
+            n += 1;
+            name = format!("{base}-{n}");
+        }
+        names.push(name);
+    }
+    names
+}
+
 /// Per class, the finding of the first family that found something, with the drivers the
 /// other families found beside its own; else the finding of the family that reached the class
 /// best, its reason naming every family tried.
@@ -324,7 +352,9 @@ fn merge_findings(class_names: &[String], runs: &[AuditRun]) -> Vec<Finding> {
             for d in &mut f.drivers {
                 d.probes = Some(family.clone());
             }
-            // The other families' drivers of the class, where they show another pattern.
+            // The other families' drivers of the class, where they show another pattern; the
+            // reason already names the family's own.
+            let own = f.drivers.len().max(1);
             for r in runs.iter().filter(|r| r.family != family) {
                 if let Some((other, g)) = of(r).filter(|(_, g)| g.status == Status::Found) {
                     let more = g
@@ -338,12 +368,9 @@ fn merge_findings(class_names: &[String], runs: &[AuditRun]) -> Vec<Finding> {
                     crate::method::verdict::merge_drivers(&mut f.drivers, more);
                 }
             }
-            if f.drivers.len() > 1 {
-                f.reason = format!(
-                    "{}{}",
-                    f.reason.split("; and separately by").next().unwrap_or(""),
-                    crate::method::verdict::other_drivers_in_words(&f.class_name, &f.drivers)
-                );
+            if let Some(more) = f.drivers.get(own..) {
+                let words = crate::method::verdict::more_drivers_in_words(&f.class_name, more);
+                f.reason.push_str(&words);
             }
             if runs.len() > 1 {
                 f.reason = format!("{} (probes: {family})", f.reason);
@@ -440,8 +467,8 @@ fn audit_family(
     let probs = Probabilities::new(classes, probs)?;
     timings.inference += t.elapsed().as_secs_f64();
 
-    // Step 2: the VAE on the fitted part, guided by its probabilities; then every probe's
-    // latent (a second pass over the probes in bounded batches). The baseline skips both.
+    // Step 2: the VAE on the fitted part (plain by default; `--vae guided` also learns to
+    // predict their probabilities); then every probe's latent (a second pass over the probes in bounded batches). The baseline skips both.
     let t = Instant::now();
     let trained = if use_vae {
         let train_p: Vec<f32> = ids
@@ -538,6 +565,7 @@ fn audit_family(
             .as_ref()
             .map(|_| &decode as &dyn Fn(&[f32]) -> Result<Images>),
         probe_images: &probe_images,
+        probe_part: &|i| source.mixed_part(i).map(ProbeFamily::name),
         causal: causal_input.as_ref(),
         vae: match &trained {
             Some((vae_model, _)) => Some(SavedModel::of(vae_model, &vconf, "vae")?),

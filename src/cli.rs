@@ -55,7 +55,7 @@ enum Command {
 
 #[derive(Args, Debug)]
 struct ProbesArgs {
-    /// Probe family: solid, patch, gratings or noise.
+    /// Probe family: solid, patch, gratings, noise, frame, glyph or mixed.
     #[arg(long, value_parser = parsed(str::parse::<ProbeFamily>))]
     family: ProbeFamily,
     /// Number of probes.
@@ -91,6 +91,10 @@ struct BenchmarkArgs {
     /// evaluation seeds (from 100).
     #[arg(long)]
     tuning: bool,
+    /// One probe family for every case (e.g. mixed) instead of the family each kind of
+    /// shortcut is audited with.
+    #[arg(long, value_name = "FAMILY", value_parser = parsed(str::parse::<ProbeFamily>))]
+    probes: Option<ProbeFamily>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -154,7 +158,7 @@ struct OutArgs {
 #[command(allow_negative_numbers = true)]
 struct MethodArgs {
     /// Clusters per class: a number (the paper: 1), or auto to choose per class by held-out
-    /// ACP [default: 1 for reproduce, 3 for audit].
+    /// ACP [default: 1].
     #[arg(long, value_parser = parsed(str::parse::<ClusterCount>))]
     k: Option<ClusterCount>,
     /// Latents used for clustering.
@@ -344,7 +348,8 @@ struct AuditArgs {
     /// manifest order). No causal test is possible without a model.
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     scores: Option<PathBuf>,
-    /// Probe sets, each run in turn: solid, patch, gratings, noise, or a folder of images
+    /// Probe sets, each run in turn: solid, patch, gratings, noise, frame, glyph, mixed, or a
+    /// folder of images
     /// (comma-separated, e.g. solid,patch,noise).
     #[arg(long, value_name = "SPEC", value_delimiter = ',', default_value = "solid", value_parser = parsed(str::parse::<ProbeChoice>))]
     probes: Vec<ProbeChoice>,
@@ -606,6 +611,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 quick: args.quick,
                 only: args.only,
                 tuning: args.tuning,
+                probes: args.probes,
                 data: shipped_data(),
                 fashion: Some(PathBuf::from(FASHION_MNIST)).filter(|p| p.exists()),
                 seed: args.run.seed,

@@ -357,9 +357,6 @@ pub const AUTO_BATCH_BYTES: usize = 16 << 20;
 /// The largest batch chosen from the input size.
 pub const MAX_AUTO_BATCH: usize = 512;
 
-/// Clusters per class an audit fits when `--k` is not given (`reproduce`: 1, the paper's).
-pub const AUDIT_CLUSTERS: usize = 3;
-
 /// Generated probes when `--probes-count` is not given.
 pub const DEFAULT_PROBES: usize = 10_000;
 
@@ -375,14 +372,7 @@ impl Default for AuditConfig {
             probes_count: None,
             latent_dim: 3,
             seed: 0,
-            // Up to three clusters per class, each tested on its own: a class can have several
-            // shortcuts, and every cluster that passes is a driver (clusters showing the same
-            // pattern merged). One cluster per class finds one shortcut at most, or a blend of
-            // two (docs/benchmark.md, "Several shortcuts per class").
-            method: MethodSettings {
-                k: ClusterCount::Fixed(AUDIT_CLUSTERS),
-                ..MethodSettings::default()
-            },
+            method: MethodSettings::default(),
             causal: CausalSettings::default(),
             representation: Representation::Vae,
             vae: VaeSettings {

@@ -37,6 +37,8 @@ pub(crate) struct Space<'a> {
     /// The VAE's decoder (latent points to images); None for a baseline without one.
     pub decode: Option<crate::method::analysis::Decoder<'a>>,
     pub probe_images: &'a dyn Fn(&[usize]) -> Result<Images>,
+    /// The kind of each probe, for a set that mixes several.
+    pub probe_part: &'a dyn Fn(usize) -> Option<&'static str>,
     pub causal: Option<&'a CausalInput<'a>>,
     pub vae: Option<SavedModel>,
     pub vae_training: Option<VaeTraining>,
@@ -120,6 +122,7 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
         weight_exponent: space.method.weight_exponent,
         decode: space.decode,
         probe_images: space.probe_images,
+        probe_part: space.probe_part,
         permutations: space.method.permutations,
         seeds: &space.seeds,
         causal: space.causal,

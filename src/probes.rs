@@ -1,7 +1,9 @@
 //! Probe sets: images unrelated to the classifier's training data that still contain the
 //! suspected pattern (step 1 of the method). The paper's probes are solid colours; spurion adds
 //! coloured patches (position shortcuts), gratings (orientation and frequency), smooth noise,
-//! and any folder of images.
+//! frames (borders), glyphs (small marks and strokes), `mixed` (all of these in one set, each
+//! probe recording which it is: for an audit that does not know the kind of shortcut in
+//! advance) and any folder of images.
 //!
 //! Probe `i` of a generated set is a pure function of the set's seed and `i`, so a set of any
 //! size can be generated in batches (or one probe regenerated later for a report) and always
@@ -30,14 +32,36 @@ pub enum ProbeFamily {
     Gratings,
     /// Smooth random colour fields: a random 4x4 colour grid, bilinearly upsampled.
     Noise,
+    /// A frame of a random colour along the image's border, 1 to 3 pixels wide (a tenth of
+    /// the image at most), on black: borders and frames.
+    Frame,
+    /// A small glyph of a random colour anywhere on black: a bar 1-2 pixels thick and 10-40%
+    /// of the image long (a stroke or a line of text), horizontal or vertical, or a dot of
+    /// 1-3 pixels: stamps, tags and strokes.
+    Glyph,
+    /// Each probe one of [`MIXED_PARTS`], drawn uniformly; [`ProbeSpec::part`] says which.
+    Mixed,
 }
 
+/// The families a [`ProbeFamily::Mixed`] probe is drawn from, with equal chance.
+pub const MIXED_PARTS: [ProbeFamily; 6] = [
+    ProbeFamily::Solid,
+    ProbeFamily::Patch,
+    ProbeFamily::Gratings,
+    ProbeFamily::Noise,
+    ProbeFamily::Frame,
+    ProbeFamily::Glyph,
+];
+
 impl ProbeFamily {
-    pub const ALL: [ProbeFamily; 4] = [
+    pub const ALL: [ProbeFamily; 7] = [
         ProbeFamily::Solid,
         ProbeFamily::Patch,
         ProbeFamily::Gratings,
         ProbeFamily::Noise,
+        ProbeFamily::Frame,
+        ProbeFamily::Glyph,
+        ProbeFamily::Mixed,
     ];
 
     /// The family's name on the command line.
@@ -47,6 +71,9 @@ impl ProbeFamily {
             ProbeFamily::Patch => "patch",
             ProbeFamily::Gratings => "gratings",
             ProbeFamily::Noise => "noise",
+            ProbeFamily::Frame => "frame",
+            ProbeFamily::Glyph => "glyph",
+            ProbeFamily::Mixed => "mixed",
         }
     }
 }
@@ -99,78 +126,25 @@ impl ProbeSpec {
 
     /// Probe `i` as a `3 x height x width` image.
     pub fn probe(&self, i: usize) -> Vec<f32> {
-        let mut rng = self.probe_rng(i);
-        let hw = self.height * self.width;
-        let (h, w) = (self.height, self.width);
-        let mut img = vec![0.0f32; 3 * hw];
+        draw(self.family, &mut self.probe_rng(i), self.height, self.width)
+    }
+
+    /// What the manifest of `spurion probes` records of probe `i`: the family, and for a mixed
+    /// set its part ("mixed:frame").
+    pub fn part_name(&self, i: usize) -> String {
         match self.family {
-            ProbeFamily::Solid => {
-                let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
-                for c in 0..3 {
-                    img[c * hw..(c + 1) * hw].fill(rgb[c]);
-                }
-            }
-            ProbeFamily::Patch => {
-                // Black background, like digit images. (On mid-grey, random colours average to
-                // the background itself and a VAE learns nothing: measured, docs/findings.md.)
-                let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
-                let side = ((h.min(w) as f32) * rng.random_range(0.15..0.35))
-                    .round()
-                    .max(1.0) as usize;
-                // The centre anywhere in the image, as in Cutout (DeVries and Taylor, 2017): a
-                // patch near the border is cut by it, so marks in a corner or along an edge
-                // (watermarks, tags, timestamps) have probes that fit them.
-                let span = |centre: usize, len: usize| {
-                    let start = centre.saturating_sub(side / 2);
-                    (start, (centre + side - side / 2).min(len))
-                };
-                let (y0, y1) = span(rng.random_range(0..h), h);
-                let (x0, x1) = span(rng.random_range(0..w), w);
-                for c in 0..3 {
-                    for y in y0..y1 {
-                        img[c * hw + y * w + x0..c * hw + y * w + x1].fill(rgb[c]);
-                    }
-                }
-            }
-            ProbeFamily::Gratings => {
-                let a: [f32; 3] = [rng.random(), rng.random(), rng.random()];
-                let b: [f32; 3] = [rng.random(), rng.random(), rng.random()];
-                let theta = rng.random_range(0.0..PI);
-                let cycles = rng.random_range(1.0f32..8.0);
-                let phase = rng.random_range(0.0..2.0 * PI);
-                let (ct, st) = (theta.cos(), theta.sin());
-                for y in 0..h {
-                    for x in 0..w {
-                        let u = (x as f32 + 0.5) / w as f32 * ct + (y as f32 + 0.5) / h as f32 * st;
-                        let t = 0.5 + 0.5 * (2.0 * PI * cycles * u + phase).sin();
-                        for c in 0..3 {
-                            img[c * hw + y * w + x] = a[c] + t * (b[c] - a[c]);
-                        }
-                    }
-                }
-            }
-            ProbeFamily::Noise => {
-                const G: usize = 4;
-                let grid: Vec<f32> = (0..3 * G * G).map(|_| rng.random()).collect();
-                for y in 0..h {
-                    let gy = ((y as f32 + 0.5) / h as f32 * (G - 1) as f32).min((G - 1) as f32);
-                    let (y0, fy) = (gy.floor() as usize, gy.fract());
-                    let y1 = (y0 + 1).min(G - 1);
-                    for x in 0..w {
-                        let gx = ((x as f32 + 0.5) / w as f32 * (G - 1) as f32).min((G - 1) as f32);
-                        let (x0, fx) = (gx.floor() as usize, gx.fract());
-                        let x1 = (x0 + 1).min(G - 1);
-                        for c in 0..3 {
-                            let g = |yy: usize, xx: usize| grid[c * G * G + yy * G + xx];
-                            let top = g(y0, x0) + fx * (g(y0, x1) - g(y0, x0));
-                            let bottom = g(y1, x0) + fx * (g(y1, x1) - g(y1, x0));
-                            img[c * hw + y * w + x] = top + fy * (bottom - top);
-                        }
-                    }
-                }
-            }
+            ProbeFamily::Mixed => format!("mixed:{}", self.part(i).name()),
+            f => f.name().to_string(),
         }
-        img
+    }
+
+    /// The family probe `i` was drawn from: one of [`MIXED_PARTS`] for a mixed set (the
+    /// first draw of [`draw`]), the set's own family otherwise.
+    pub fn part(&self, i: usize) -> ProbeFamily {
+        match self.family {
+            ProbeFamily::Mixed => MIXED_PARTS[self.probe_rng(i).random_range(0..MIXED_PARTS.len())],
+            f => f,
+        }
     }
 
     /// Probes `start..end`.
@@ -187,6 +161,127 @@ impl ProbeSpec {
     pub fn generate(&self) -> Images {
         self.batch(0, self.count)
     }
+}
+
+/// One probe of `family` drawn from `rng`, `3 x h x w`.
+fn draw(family: ProbeFamily, rng: &mut Rng, h: usize, w: usize) -> Vec<f32> {
+    let hw = h * w;
+    let mut img = vec![0.0f32; 3 * hw];
+    match family {
+        ProbeFamily::Solid => {
+            let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            for c in 0..3 {
+                img[c * hw..(c + 1) * hw].fill(rgb[c]);
+            }
+        }
+        ProbeFamily::Patch => {
+            // Black background, like digit images. (On mid-grey, random colours average to
+            // the background itself and a VAE learns nothing: measured, docs/findings.md.)
+            let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            let side = ((h.min(w) as f32) * rng.random_range(0.15..0.35))
+                .round()
+                .max(1.0) as usize;
+            // The centre anywhere in the image, as in Cutout (DeVries and Taylor, 2017): a
+            // patch near the border is cut by it, so marks in a corner or along an edge
+            // (watermarks, tags, timestamps) have probes that fit them.
+            let span = |centre: usize, len: usize| {
+                let start = centre.saturating_sub(side / 2);
+                (start, (centre + side - side / 2).min(len))
+            };
+            let (y0, y1) = span(rng.random_range(0..h), h);
+            let (x0, x1) = span(rng.random_range(0..w), w);
+            for c in 0..3 {
+                for y in y0..y1 {
+                    img[c * hw + y * w + x0..c * hw + y * w + x1].fill(rgb[c]);
+                }
+            }
+        }
+        ProbeFamily::Gratings => {
+            let a: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            let b: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            let theta = rng.random_range(0.0..PI);
+            let cycles = rng.random_range(1.0f32..8.0);
+            let phase = rng.random_range(0.0..2.0 * PI);
+            let (ct, st) = (theta.cos(), theta.sin());
+            for y in 0..h {
+                for x in 0..w {
+                    let u = (x as f32 + 0.5) / w as f32 * ct + (y as f32 + 0.5) / h as f32 * st;
+                    let t = 0.5 + 0.5 * (2.0 * PI * cycles * u + phase).sin();
+                    for c in 0..3 {
+                        img[c * hw + y * w + x] = a[c] + t * (b[c] - a[c]);
+                    }
+                }
+            }
+        }
+        ProbeFamily::Noise => {
+            const G: usize = 4;
+            let grid: Vec<f32> = (0..3 * G * G).map(|_| rng.random()).collect();
+            for y in 0..h {
+                let gy = ((y as f32 + 0.5) / h as f32 * (G - 1) as f32).min((G - 1) as f32);
+                let (y0, fy) = (gy.floor() as usize, gy.fract());
+                let y1 = (y0 + 1).min(G - 1);
+                for x in 0..w {
+                    let gx = ((x as f32 + 0.5) / w as f32 * (G - 1) as f32).min((G - 1) as f32);
+                    let (x0, fx) = (gx.floor() as usize, gx.fract());
+                    let x1 = (x0 + 1).min(G - 1);
+                    for c in 0..3 {
+                        let g = |yy: usize, xx: usize| grid[c * G * G + yy * G + xx];
+                        let top = g(y0, x0) + fx * (g(y0, x1) - g(y0, x0));
+                        let bottom = g(y1, x0) + fx * (g(y1, x1) - g(y1, x0));
+                        img[c * hw + y * w + x] = top + fy * (bottom - top);
+                    }
+                }
+            }
+        }
+
+        ProbeFamily::Frame => {
+            let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            let width = rng.random_range(1..=3).min((h.min(w) / 10).max(1));
+            for y in 0..h {
+                for x in 0..w {
+                    if y < width || x < width || y >= h - width || x >= w - width {
+                        for c in 0..3 {
+                            img[c * hw + y * w + x] = rgb[c];
+                        }
+                    }
+                }
+            }
+        }
+        ProbeFamily::Glyph => {
+            let rgb: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            // [rows, columns] of the glyph's box.
+            let [gh, gw] = match rng.random_range(0..3) {
+                0 | 1 => {
+                    let thick = rng.random_range(1..=2);
+                    let frac: f32 = rng.random_range(0.1..0.4);
+                    let len = |side: usize| ((side as f32 * frac).round() as usize).max(1);
+                    if rng.random_bool(0.5) {
+                        [thick, len(w)]
+                    } else {
+                        [len(h), thick]
+                    }
+                }
+                _ => {
+                    let side = rng.random_range(1..=3);
+                    [side, side]
+                }
+            };
+            let (gh, gw) = (gh.min(h), gw.min(w));
+            let y0 = rng.random_range(0..=h - gh);
+            let x0 = rng.random_range(0..=w - gw);
+            for c in 0..3 {
+                for y in y0..y0 + gh {
+                    img[c * hw + y * w + x0..c * hw + y * w + x0 + gw].fill(rgb[c]);
+                }
+            }
+        }
+        // A part drawn first, then that part's probe from the same generator.
+        ProbeFamily::Mixed => {
+            let part = MIXED_PARTS[rng.random_range(0..MIXED_PARTS.len())];
+            return draw(part, rng, h, w);
+        }
+    }
+    img
 }
 
 /// The file `spurion probes` writes beside the probe images: one row per probe, in probe order.
@@ -375,6 +470,15 @@ impl ProbeSource {
         }
     }
 
+    /// The part a probe of a generated mixed set was drawn from (None for any other set, whose
+    /// probes are all of one kind or unknown).
+    pub fn mixed_part(&self, i: usize) -> Option<ProbeFamily> {
+        match self {
+            ProbeSource::Generated(spec) if spec.family == ProbeFamily::Mixed => Some(spec.part(i)),
+            _ => None,
+        }
+    }
+
     /// A short description for reports.
     pub fn describe(&self) -> String {
         match self {
@@ -483,23 +587,39 @@ mod tests {
         }
     }
 
+    /// The lit pixels (any channel above 0) of a 20 x 20 probe, as (row, column).
+    fn lit(img: &[f32]) -> Vec<(usize, usize)> {
+        (0..400)
+            .filter(|&p| (0..3).any(|c| img[c * 400 + p] > 0.0))
+            .map(|p| (p / 20, p % 20))
+            .collect()
+    }
+
+    /// The lit pixels' bounding box `(y0, y1, x0, x1)`, inclusive (None when none is lit),
+    /// checked to be filled: the pixels are a rectangle.
+    fn rectangle(lit: &[(usize, usize)], what: &str) -> Option<(usize, usize, usize, usize)> {
+        let y0 = lit.iter().map(|p| p.0).min()?;
+        let y1 = lit.iter().map(|p| p.0).max()?;
+        let x0 = lit.iter().map(|p| p.1).min()?;
+        let x1 = lit.iter().map(|p| p.1).max()?;
+        assert_eq!(
+            lit.len(),
+            (y1 - y0 + 1) * (x1 - x0 + 1),
+            "{what} is not a rectangle"
+        );
+        Some((y0, y1, x0, x1))
+    }
+
     #[test]
     fn a_patch_is_a_square_on_black_that_only_the_border_cuts() {
         let spec = family(ProbeFamily::Patch);
         let mut in_a_corner = 0;
         for i in 0..200 {
-            let img = spec.probe(i);
-            let lit: Vec<(usize, usize)> = (0..400)
-                .filter(|&p| (0..3).any(|c| img[c * 400 + p] > 0.0))
-                .map(|p| (p / 20, p % 20))
-                .collect();
-            let (y0, y1) = (lit.iter().map(|p| p.0).min(), lit.iter().map(|p| p.0).max());
-            let (x0, x1) = (lit.iter().map(|p| p.1).min(), lit.iter().map(|p| p.1).max());
-            let (Some(y0), Some(y1), Some(x0), Some(x1)) = (y0, y1, x0, x1) else {
+            let Some((y0, y1, x0, x1)) = rectangle(&lit(&spec.probe(i)), &format!("probe {i}"))
+            else {
                 continue; // a black patch
             };
             let (h, w) = (y1 - y0 + 1, x1 - x0 + 1);
-            assert_eq!(lit.len(), h * w, "probe {i} is not a rectangle");
             assert!(h <= 7 && w <= 7, "probe {i}: {h} x {w}");
             // Uncut, it is a square of side 15-35% of 20 pixels.
             if y0 > 0 && y1 < 19 {
@@ -534,6 +654,98 @@ mod tests {
             .map(|x| (img[x + 1] - img[x]).abs())
             .fold(0.0, f32::max);
         assert!(max_step < 0.2, "step {max_step}");
+    }
+
+    #[test]
+    fn a_frame_is_a_ring_along_the_border() {
+        let spec = family(ProbeFamily::Frame);
+        let mut widths = std::collections::BTreeSet::new();
+        for i in 0..50 {
+            let lit = lit(&spec.probe(i));
+            // A ring of width 1 or 2 (a tenth of 20 pixels at most): 76 or 144 pixels.
+            let width = match lit.len() {
+                76 => 1,
+                144 => 2,
+                n => panic!("probe {i}: {n} pixels lit"),
+            };
+            let from_border = |(y, x): (usize, usize)| y.min(x).min(19 - y).min(19 - x);
+            assert!(lit.iter().all(|&p| from_border(p) < width), "probe {i}");
+            widths.insert(width);
+        }
+        assert_eq!(widths.len(), 2, "{widths:?}");
+    }
+
+    #[test]
+    fn a_glyph_is_a_thin_bar_or_a_dot_anywhere() {
+        let spec = family(ProbeFamily::Glyph);
+        let (mut bars, mut dots, mut rows) = (0, 0, std::collections::BTreeSet::new());
+        for i in 0..300 {
+            let Some((y0, y1, x0, x1)) = rectangle(&lit(&spec.probe(i)), &format!("probe {i}"))
+            else {
+                continue; // a black glyph
+            };
+            let (h, w) = (y1 - y0 + 1, x1 - x0 + 1);
+            let (thin, long) = (h.min(w), h.max(w));
+            if thin == long && thin <= 3 {
+                dots += 1;
+            } else {
+                // 10-40% of 20 pixels long, 1-2 thick.
+                assert!(thin <= 2 && (2..=8).contains(&long), "probe {i}: {h} x {w}");
+                bars += 1;
+            }
+            rows.insert(y0);
+        }
+        assert!(bars > 150 && dots > 60, "{bars} bars, {dots} dots");
+        // Anywhere: from the first row to the last ones.
+        assert!(
+            rows.first() == Some(&0) && rows.last() >= Some(&17),
+            "{rows:?}"
+        );
+    }
+
+    #[test]
+    fn a_mixed_probe_is_a_probe_of_the_part_it_records() {
+        let spec = family(ProbeFamily::Mixed);
+        let mut counts = [0usize; MIXED_PARTS.len()];
+        for i in 0..600 {
+            let part = spec.part(i);
+            counts[MIXED_PARTS.iter().position(|&p| p == part).unwrap()] += 1;
+            let img = spec.probe(i);
+            assert_eq!(img, spec.probe(i));
+            match part {
+                ProbeFamily::Solid => {
+                    assert!((0..3).all(|c| {
+                        img[c * 400..(c + 1) * 400]
+                            .iter()
+                            .all(|&v| v == img[c * 400])
+                    }));
+                }
+                ProbeFamily::Frame | ProbeFamily::Glyph | ProbeFamily::Patch => {
+                    // On black: most of the image is off.
+                    assert!(lit(&img).len() < 200, "probe {i}, {part:?}");
+                }
+                _ => assert!(lit(&img).len() > 300, "probe {i}, {part:?}"),
+            }
+            assert_eq!(spec.part_name(i), format!("mixed:{}", part.name()));
+        }
+        // Each of the six parts about a sixth of the time.
+        assert!(
+            counts.iter().all(|&n| (70..=130).contains(&n)),
+            "{counts:?}"
+        );
+        assert_eq!(family(ProbeFamily::Glyph).part(3), ProbeFamily::Glyph);
+        assert_eq!(family(ProbeFamily::Glyph).part_name(3), "glyph");
+    }
+
+    #[test]
+    fn only_a_generated_mixed_set_records_its_parts() {
+        let mixed = ProbeSource::Generated(family(ProbeFamily::Mixed));
+        let spec = family(ProbeFamily::Mixed);
+        assert_eq!(mixed.mixed_part(7), Some(spec.part(7)));
+        assert_eq!(
+            ProbeSource::Generated(family(ProbeFamily::Solid)).mixed_part(7),
+            None
+        );
     }
 
     #[test]

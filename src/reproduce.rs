@@ -236,6 +236,7 @@ fn run_dim(
         seeds,
         decode: Some(&decode),
         probe_images: &probe_images,
+        probe_part: &|_| None,
         causal: Some(causal),
         vae: Some(SavedModel::of(&space.vae, &space.config, "vae")?),
         vae_training: Some(space.training.clone()),

@@ -81,7 +81,7 @@ pub fn write_probes(config: &ProbesConfig, progress: &Progress) -> Result<Vec<Ma
             entries.push(ManifestEntry {
                 id: i.to_string(),
                 file,
-                family: config.family.name().to_string(),
+                family: spec.part_name(i),
                 seed: spec.seed,
             });
         }

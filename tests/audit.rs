@@ -278,6 +278,82 @@ fn onnx_model_gives_its_reference_probabilities() {
     assert!(html.contains("&lt;b&gt;blue&lt;/b&gt;"));
 }
 
+/// A quick audit of the tiny ONNX fixture in `d` (2-D latents, a VAE of 2 epochs, into
+/// `audit/`) with `more` flags; its results.json.
+fn tiny_audit(d: &Path, more: &[&str]) -> serde_json::Value {
+    let model = fixture("tiny.onnx");
+    let mut a = vec![
+        "audit",
+        "--quiet",
+        "--model",
+        &model,
+        "--latent-dim",
+        "2",
+        "--vae-epochs",
+        "2",
+        "--out",
+        "audit",
+    ];
+    a.extend_from_slice(more);
+    ok(&spurion(&a, d));
+    results(&d.join("audit"))
+}
+
+#[test]
+fn two_probe_folders_keep_their_own_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Two copies of the fixture's probes, the second without its last four images.
+    for (name, count) in [("a", 24), ("b", 20)] {
+        std::fs::create_dir(d.join(name)).unwrap();
+        for i in 0..count {
+            let file = format!("probe-{i:02}.png");
+            std::fs::copy(fixture(&format!("probes/{file}")), d.join(name).join(file)).unwrap();
+        }
+    }
+    let r = tiny_audit(d, &["--probes", "a,b"]);
+    let runs = r["runs"].as_array().unwrap();
+    let families: Vec<&str> = runs.iter().map(|r| r["family"].as_str().unwrap()).collect();
+    assert_eq!(families, ["folder", "folder-2"]);
+    // Each run's files in its own folder, each of its own probes.
+    for (run, count) in runs.iter().zip([24, 20]) {
+        assert_eq!(run["probe_count"], count);
+        let family = run["family"].as_str().unwrap();
+        let csv =
+            std::fs::read_to_string(d.join(format!("audit/probes-{family}/probes.csv"))).unwrap();
+        assert_eq!(csv.lines().count(), 1 + count, "{family}");
+    }
+}
+
+#[test]
+fn causal_images_above_the_default_sample_are_all_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::write_idx(&d.join("holdout"), 700, 8);
+    let r = tiny_audit(
+        d,
+        &[
+            "--probes",
+            &fixture("probes"),
+            "--holdout",
+            "holdout",
+            "--causal-images",
+            "600",
+            "--null-probes",
+            "20",
+        ],
+    );
+    let tested: Vec<u64> = r["runs"][0]["run"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["causal"]["n"].as_u64())
+        .collect();
+    assert!(!tested.is_empty(), "no cluster was tested");
+    // 600 asked for, above the 500 sampled by default: all 600 used.
+    assert!(tested.iter().all(|&n| n == 600), "{tested:?}");
+}
+
 fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
 }

@@ -120,22 +120,6 @@ fn mkfifo(path: &Path) {
     );
 }
 
-/// An uncompressed IDX pair of `count` images of `side x side` pixels, labels 0 and 1, in
-/// folder `dir`.
-fn write_idx(dir: &Path, count: usize, side: usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut images = vec![0, 0, 8, 3];
-    for d in [count, side, side] {
-        images.extend_from_slice(&(d as u32).to_be_bytes());
-    }
-    images.extend((0..count * side * side).map(|i| (i * 37 % 256) as u8));
-    let mut labels = vec![0, 0, 8, 1];
-    labels.extend_from_slice(&(count as u32).to_be_bytes());
-    labels.extend((0..count).map(|i| (i % 2) as u8));
-    std::fs::write(dir.join("images-idx3-ubyte"), images).unwrap();
-    std::fs::write(dir.join("labels-idx1-ubyte"), labels).unwrap();
-}
-
 /// The shared model's training.json with `size` set.
 fn training_json(size: usize) -> String {
     let text = std::fs::read_to_string(model().join("training.json")).unwrap();
@@ -162,8 +146,8 @@ impl Inputs {
         mkfifo(&d.join("fifo"));
         std::fs::write(d.join("notes.txt"), b"not spurion's").unwrap();
         // An IDX pair of 2x2 images (too small to train on), and one of 2 images (too few).
-        write_idx(&d.join("tiny"), 20, 2);
-        write_idx(&d.join("few"), 2, 28);
+        common::write_idx(&d.join("tiny"), 20, 2);
+        common::write_idx(&d.join("few"), 2, 28);
         // Copies of the model with a damaged training.json: a size of 0, a FIFO, and one
         // that does not parse but names a folder of someone's data.
         std::fs::create_dir(d.join("victim")).unwrap();

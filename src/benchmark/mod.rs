@@ -40,6 +40,7 @@ use crate::config::{AuditConfig, ProbeChoice, Representation};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
 use crate::method::causal::{CausalSettings, NullCache};
+use crate::method::describe::{Position, same_angle};
 use crate::method::verdict::Driver;
 use crate::method::{ClusterCount, Finding, Status, VaeKind};
 use crate::model::{Checkpoint, ProbabilityModel};
@@ -63,6 +64,10 @@ pub struct BenchmarkConfig {
     /// [`EVALUATION_SEED`]): what settings are chosen on.
     #[serde(default)]
     pub tuning: bool,
+    /// One probe family for every case instead of the family each kind of shortcut is
+    /// audited with (how `mixed` compares with the specialised families).
+    #[serde(default)]
+    pub probes: Option<ProbeFamily>,
     /// The shipped MNIST sample.
     pub data: PathBuf,
     /// Fashion-MNIST, used beside it when the folder exists.
@@ -143,6 +148,8 @@ pub enum CaseKind {
     ScatteredPixels,
     /// A text-like bar near one edge.
     Stamp,
+    /// A one-pixel frame of a colour along the border.
+    Frame,
     /// Two stroke colours, each in part of the class's images.
     TwoStrokeColours,
     /// Marks in two opposite corners, each in its own colour and part of the images.
@@ -168,6 +175,22 @@ const PAIRS: [([f32; 3], [f32; 3]); 6] = [
 ];
 
 impl CaseKind {
+    /// Every case kind.
+    pub const ALL: [CaseKind; 12] = [
+        CaseKind::StrokeColour,
+        CaseKind::BackgroundColour,
+        CaseKind::CornerMark,
+        CaseKind::Stripes,
+        CaseKind::ScatteredPixels,
+        CaseKind::Stamp,
+        CaseKind::Frame,
+        CaseKind::TwoStrokeColours,
+        CaseKind::TwoCornerMarks,
+        CaseKind::ColourAndCorner,
+        CaseKind::ColourWithCorner,
+        CaseKind::Clean,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             CaseKind::StrokeColour => "stroke-colour",
@@ -176,6 +199,7 @@ impl CaseKind {
             CaseKind::Stripes => "stripes",
             CaseKind::ScatteredPixels => "scattered-pixels",
             CaseKind::Stamp => "stamp",
+            CaseKind::Frame => "frame",
             CaseKind::TwoStrokeColours => "two-stroke-colours",
             CaseKind::TwoCornerMarks => "two-corner-marks",
             CaseKind::ColourAndCorner => "colour-and-corner",
@@ -194,7 +218,11 @@ impl CaseKind {
 
     /// The kinds added with several shortcuts per class and stamps (issue 23).
     pub fn is_new(self) -> bool {
-        self.is_multi() || matches!(self, CaseKind::Stamp | CaseKind::ColourWithCorner)
+        self.is_multi()
+            || matches!(
+                self,
+                CaseKind::Stamp | CaseKind::Frame | CaseKind::ColourWithCorner
+            )
     }
 
     /// The shortcuts planted for `seed`: colours, corners and sizes vary with it.
@@ -226,6 +254,7 @@ impl CaseKind {
                 edge: Edge::ALL[(seed % 4) as usize],
                 color,
             }],
+            CaseKind::Frame => vec![Shortcut::Frame { color }],
             CaseKind::TwoStrokeColours => vec![
                 Shortcut::StrokeColor { color: a },
                 Shortcut::StrokeColor { color: b },
@@ -248,6 +277,7 @@ impl CaseKind {
                 vec![ProbeFamily::Patch]
             }
             CaseKind::Stripes => vec![ProbeFamily::Gratings],
+            CaseKind::Frame => vec![ProbeFamily::Frame],
             CaseKind::ScatteredPixels => vec![ProbeFamily::Noise],
             CaseKind::ColourAndCorner | CaseKind::ColourWithCorner => {
                 vec![ProbeFamily::Solid, ProbeFamily::Patch]
@@ -259,21 +289,6 @@ impl CaseKind {
         }
     }
 }
-
-/// Every case kind.
-pub const CASE_KINDS: [CaseKind; 11] = [
-    CaseKind::StrokeColour,
-    CaseKind::BackgroundColour,
-    CaseKind::CornerMark,
-    CaseKind::Stripes,
-    CaseKind::ScatteredPixels,
-    CaseKind::Stamp,
-    CaseKind::TwoStrokeColours,
-    CaseKind::TwoCornerMarks,
-    CaseKind::ColourAndCorner,
-    CaseKind::ColourWithCorner,
-    CaseKind::Clean,
-];
 
 /// One planted or clean model of the benchmark.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -345,8 +360,9 @@ pub struct CaseResult {
     pub causal_null_p95: Option<f64>,
     /// The null's mean effect.
     pub causal_null_mean: Option<f64>,
-    /// The case's kind ("stroke-colour", "two-corner-marks"), strength and probe families.
-    pub shortcut: Option<String>,
+    /// The case's kind ("stroke-colour", "two-corner-marks"; none for a clean model),
+    /// strength and probe families.
+    pub shortcut: Option<CaseKind>,
     pub strength: f64,
     pub probes: String,
     /// The prototype's effect and the controls (the heaviest probes mirrored, and with their
@@ -417,7 +433,7 @@ pub struct MethodSummary {
 /// Shortcuts recovered, of those planted, for one case kind.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KindRecall {
-    pub kind: String,
+    pub kind: CaseKind,
     pub recovered: usize,
     pub planted: usize,
 }
@@ -477,15 +493,17 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
             planted_class: (seed % 4) as usize,
             strength,
             seed,
-            probes: kind.families(),
+            probes: config.probes.map_or_else(|| kind.families(), |f| vec![f]),
         }
     };
     let clean = |seed: u64, dataset: &str| {
-        let probes = [
-            ProbeFamily::Solid,
-            ProbeFamily::Patch,
-            ProbeFamily::Gratings,
-        ][(seed % 3) as usize];
+        let probes = config.probes.unwrap_or(
+            [
+                ProbeFamily::Solid,
+                ProbeFamily::Patch,
+                ProbeFamily::Gratings,
+            ][(seed % 3) as usize],
+        );
         Case {
             name: format!("{dataset}/clean/{}/seed-{seed}", probes.name()),
             dataset: dataset.into(),
@@ -519,6 +537,7 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
         (CaseKind::Stripes, [1, 1, 1]),
         (CaseKind::ScatteredPixels, [1, 1, 1]),
         (CaseKind::Stamp, [0, 3, 0]),
+        (CaseKind::Frame, [0, 3, 0]),
         (CaseKind::TwoStrokeColours, [0, 3, 0]),
         (CaseKind::TwoCornerMarks, [0, 3, 0]),
         (CaseKind::ColourAndCorner, [0, 3, 0]),
@@ -672,17 +691,26 @@ fn method_config(method: Method, case: &Case, config: &BenchmarkConfig) -> Audit
     c
 }
 
-/// Whether `d` shows `shortcut`: its colour (hue within 40 degrees: stroke and background
+/// How close in hue (degrees) a driver's colour must be to the planted one to name it.
+const NAMED_HUE: f32 = 40.0;
+/// How close (degrees) a driver's stripe angle must be to the planted one to name it.
+const NAMED_ANGLE: f64 = 20.0;
+
+/// Whether `d` shows `shortcut`: its colour (hue within [`NAMED_HUE`]: stroke and background
 /// colour, scattered pixels), its place (corner marks and stamps: the mask's ninth; the
-/// mark's colour is reported, not scored) or its stripe angle (within 20 degrees).
+/// mark's colour is reported, not scored), its stripe angle (within [`NAMED_ANGLE`]), or for a
+/// frame its colour on a mask around the centre or over the whole image (not a mark at a side).
 fn names(d: &Driver, shortcut: &Shortcut) -> bool {
     match shortcut {
+        Shortcut::Frame { color } => {
+            same_color(d.color, *color, NAMED_HUE)
+                && matches!(d.position, None | Some(Position::Centre))
+        }
         Shortcut::CornerMark { .. } | Shortcut::Stamp { .. } => d.position == shortcut.position(),
-        Shortcut::Stripes { angle_deg, .. } => d.stripes_deg.is_some_and(|a| {
-            let diff = (a - *angle_deg as f64).rem_euclid(180.0);
-            diff.min(180.0 - diff) <= 20.0
-        }),
-        _ => same_color(d.color, shortcut.color(), 40.0),
+        Shortcut::Stripes { angle_deg, .. } => d
+            .stripes_deg
+            .is_some_and(|a| same_angle(a, *angle_deg as f64, NAMED_ANGLE)),
+        _ => same_color(d.color, shortcut.color(), NAMED_HUE),
     }
 }
 
@@ -814,7 +842,7 @@ fn run_case(
                 causal_effect: f.causal_effect,
                 causal_null_p95: f.causal_null_p95,
                 causal_null_mean: test.map(|t| t.null_mean),
-                shortcut: (case.kind != CaseKind::Clean).then(|| case.kind.name().to_string()),
+                shortcut: (case.kind != CaseKind::Clean).then_some(case.kind),
                 strength: case.strength,
                 probes: case
                     .probes
@@ -862,25 +890,15 @@ pub fn summarize(cases: &[CaseResult]) -> Vec<MethodSummary> {
                     .flat_map(|c| c.shortcuts.iter().map(|s| s.recovered))
                     .collect()
             };
-            let kind_of = |c: &CaseResult| {
-                c.shortcut
-                    .as_deref()
-                    .and_then(|k| CASE_KINDS.iter().copied().find(|kind| kind.name() == k))
-            };
-            let mut kinds: Vec<&str> = Vec::new();
-            for c in mine.iter().filter(|c| c.kind == "planted") {
-                if let Some(k) = c.shortcut.as_deref()
-                    && !kinds.contains(&k)
-                {
-                    kinds.push(k);
-                }
-            }
+            let kinds = CaseKind::ALL.into_iter().filter(|&k| {
+                mine.iter()
+                    .any(|c| c.kind == "planted" && c.shortcut == Some(k))
+            });
             let by_kind = kinds
-                .iter()
-                .map(|&k| {
-                    let v = units(&|c| c.shortcut.as_deref() == Some(k));
+                .map(|k| {
+                    let v = units(&|c| c.shortcut == Some(k));
                     KindRecall {
-                        kind: k.to_string(),
+                        kind: k,
                         recovered: v.iter().filter(|&&b| b).count(),
                         planted: v.len(),
                     }
@@ -897,12 +915,12 @@ pub fn summarize(cases: &[CaseResult]) -> Vec<MethodSummary> {
             let colour = |c: &CaseResult| {
                 c.strength >= 0.95
                     && matches!(
-                        c.shortcut.as_deref(),
-                        Some("stroke-colour" | "background-colour")
+                        c.shortcut,
+                        Some(CaseKind::StrokeColour | CaseKind::BackgroundColour)
                     )
             };
             let corner =
-                |c: &CaseResult| c.strength >= 0.95 && c.shortcut.as_deref() == Some("corner-mark");
+                |c: &CaseResult| c.strength >= 0.95 && c.shortcut == Some(CaseKind::CornerMark);
             let corner_cases: Vec<&&CaseResult> = mine
                 .iter()
                 .filter(|c| c.kind == "planted" && corner(c))
@@ -957,9 +975,9 @@ pub fn summarize(cases: &[CaseResult]) -> Vec<MethodSummary> {
                         .collect(),
                 ),
                 shortcut_recall: rate(units(&|_| true)),
-                shortcut_recall_new: rate(units(&|c| kind_of(c).is_some_and(CaseKind::is_new))),
-                shortcut_recall_multi: rate(units(&|c| kind_of(c).is_some_and(CaseKind::is_multi))),
-                both_recovered: planted(&|c| kind_of(c).is_some_and(CaseKind::is_multi)),
+                shortcut_recall_new: rate(units(&|c| c.shortcut.is_some_and(CaseKind::is_new))),
+                shortcut_recall_multi: rate(units(&|c| c.shortcut.is_some_and(CaseKind::is_multi))),
+                both_recovered: planted(&|c| c.shortcut.is_some_and(CaseKind::is_multi)),
                 by_kind,
                 recovery_rate: planted(&|_| true),
                 recovery_rate_colour_95: planted(&colour),
@@ -1097,10 +1115,10 @@ pub fn format_table(r: &BenchmarkResults) -> String {
             pct(m.both_recovered)
         );
     }
-    let kinds: Vec<&str> = r
+    let kinds: Vec<CaseKind> = r
         .summary
         .first()
-        .map(|m| m.by_kind.iter().map(|k| k.kind.as_str()).collect())
+        .map(|m| m.by_kind.iter().map(|k| k.kind).collect())
         .unwrap_or_default();
     let _ = write!(s, "\n{:<22}", "shortcuts by kind");
     for m in &r.summary {
@@ -1108,7 +1126,7 @@ pub fn format_table(r: &BenchmarkResults) -> String {
     }
     let _ = writeln!(s);
     for k in kinds {
-        let _ = write!(s, "{k:<22}");
+        let _ = write!(s, "{:<22}", k.name());
         for m in &r.summary {
             let cell = m
                 .by_kind
@@ -1186,6 +1204,11 @@ mod tests {
     use crate::data::Images;
     use crate::seed::{SeedPath, Stream};
 
+    /// Pixel `p` of an RGB image of [`blank_set`]'s 8 x 8.
+    fn px(img: &[f32], p: usize) -> [f32; 3] {
+        [img[p], img[64 + p], img[128 + p]]
+    }
+
     /// 2,000 black 8x8 greyscale images, 500 per class.
     fn blank_set() -> LabeledImages {
         let count = 2000;
@@ -1234,7 +1257,7 @@ mod tests {
             causal_effect: Some(0.6),
             causal_null_p95: Some(0.01),
             causal_null_mean: Some(0.0),
-            shortcut: Some("corner-mark".into()),
+            shortcut: Some(CaseKind::CornerMark),
             strength: 0.95,
             probes: "patch".into(),
             prototype_effect: Some(0.0),
@@ -1348,7 +1371,6 @@ mod tests {
         let copy = planted_copy(&set, &case, &mut SeedPath::root(4).rng(Stream::Test));
         let len = copy.images.image_len();
         // First pixels of the top-left and bottom-right marks (8x8, one pixel from the edges).
-        let px = |img: &[f32], p: usize| [img[p], img[64 + p], img[128 + p]];
         let (mut tl, mut br, mut both, mut ones) = (0, 0, 0, 0);
         for (i, img) in copy.images.data.chunks_exact(len).enumerate() {
             let a = px(img, 9) == RED;
@@ -1379,7 +1401,6 @@ mod tests {
         let case = case_of(vec![stroke, mark], vec![0.95], true);
         let copy = planted_copy(&set, &case, &mut SeedPath::root(5).rng(Stream::Test));
         let len = copy.images.image_len();
-        let px = |img: &[f32], p: usize| [img[p], img[64 + p], img[128 + p]];
         let (mut together, mut ones, mut mark_alone, mut red_alone) = (0, 0, 0, 0);
         for (i, img) in copy.images.data.chunks_exact(len).enumerate() {
             let red = px(img, 0) == RED;
@@ -1421,7 +1442,17 @@ mod tests {
             color,
             position,
             stripes_deg: None,
+            part: None,
         }
+    }
+
+    #[test]
+    fn a_frame_is_named_by_its_colour_around_the_whole_image_not_at_one_side() {
+        let frame = Shortcut::Frame { color: CYAN };
+        assert!(names(&driver(CYAN, Some(Position::Centre)), &frame));
+        assert!(names(&driver(CYAN, None), &frame));
+        assert!(!names(&driver(CYAN, Some(Position::TopLeft)), &frame));
+        assert!(!names(&driver(RED, Some(Position::Centre)), &frame));
     }
 
     #[test]
@@ -1497,9 +1528,10 @@ mod tests {
 
     #[test]
     fn case_kinds_and_methods_have_distinct_names() {
-        let names: std::collections::HashSet<&str> = CASE_KINDS.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), CASE_KINDS.len());
-        for k in CASE_KINDS {
+        let names: std::collections::HashSet<&str> =
+            CaseKind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names.len(), CaseKind::ALL.len());
+        for k in CaseKind::ALL {
             let json = serde_json::to_value(k).unwrap();
             assert_eq!(json, k.name(), "serde and name() disagree");
             let shortcuts = k.shortcuts(3);
@@ -1512,11 +1544,12 @@ mod tests {
         for m in Method::ALL {
             assert_eq!(serde_json::to_value(m).unwrap(), m.name());
         }
-        // Every kind the full benchmark runs is in CASE_KINDS (the summary finds them there).
+        // Every kind the full benchmark runs is in CaseKind::ALL (the summary counts those).
         let config = BenchmarkConfig {
             quick: false,
             only: None,
             tuning: false,
+            probes: None,
             data: PathBuf::new(),
             fashion: None,
             seed: 0,
@@ -1525,7 +1558,7 @@ mod tests {
             force: false,
         };
         for c in cases(&config) {
-            assert!(CASE_KINDS.contains(&c.kind), "{}", c.name);
+            assert!(CaseKind::ALL.contains(&c.kind), "{}", c.name);
             assert!(c.seed >= EVALUATION_SEED, "{}", c.name);
             assert_eq!(
                 c.shares.len(),

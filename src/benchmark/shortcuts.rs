@@ -130,6 +130,8 @@ pub enum Shortcut {
     /// A small text-like bar of a colour at a fixed place near one edge (a watermark, a
     /// tag, a timestamp).
     Stamp { edge: Edge, color: [f32; 3] },
+    /// A one-pixel frame of a colour along the image's border.
+    Frame { color: [f32; 3] },
 }
 
 impl Shortcut {
@@ -142,6 +144,7 @@ impl Shortcut {
             Shortcut::Stripes { .. } => "stripes",
             Shortcut::ScatteredPixels { .. } => "scattered-pixels",
             Shortcut::Stamp { .. } => "stamp",
+            Shortcut::Frame { .. } => "frame",
         }
     }
 
@@ -153,7 +156,8 @@ impl Shortcut {
             | Shortcut::CornerMark { color, .. }
             | Shortcut::Stripes { color, .. }
             | Shortcut::ScatteredPixels { color, .. }
-            | Shortcut::Stamp { color, .. } => *color,
+            | Shortcut::Stamp { color, .. }
+            | Shortcut::Frame { color } => *color,
         }
     }
 
@@ -194,7 +198,8 @@ impl Shortcut {
             | Shortcut::CornerMark { color: c, .. }
             | Shortcut::Stripes { color: c, .. }
             | Shortcut::ScatteredPixels { color: c, .. }
-            | Shortcut::Stamp { color: c, .. } => *c = color,
+            | Shortcut::Stamp { color: c, .. }
+            | Shortcut::Frame { color: c } => *c = color,
         }
         s
     }
@@ -330,6 +335,15 @@ impl Shortcut {
                 for y in y0..y0 + bh {
                     for x in x0..x0 + bw {
                         set(img, y * w + x, *color);
+                    }
+                }
+            }
+            Shortcut::Frame { color } => {
+                for y in 0..h {
+                    for x in 0..w {
+                        if y == 0 || x == 0 || y + 1 == h || x + 1 == w {
+                            set(img, y * w + x, *color);
+                        }
                     }
                 }
             }
@@ -482,6 +496,32 @@ mod tests {
             let d = stamp.decoy(&mut rng);
             assert_eq!(d.kind(), "stamp");
             assert!(!d.same_value(&stamp), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn a_frame_is_the_border_ring_and_its_decoys_change_colour() {
+        use rand::SeedableRng as _;
+        let cyan = [0.0, 1.0, 1.0];
+        let mut img = digit();
+        Shortcut::Frame { color: cyan }.apply(&mut img, 8, 8);
+        for p in 0..64 {
+            let (y, x) = (p / 8, p % 8);
+            let border = y == 0 || x == 0 || y == 7 || x == 7;
+            let rgb = [img[p], img[64 + p], img[128 + p]];
+            if border {
+                assert_eq!(rgb, cyan, "({y}, {x})");
+            } else {
+                assert_eq!(rgb, [[0.0; 3], [1.0; 3]][usize::from(x == 3)], "({y}, {x})");
+            }
+        }
+        let frame = Shortcut::Frame { color: cyan };
+        assert_eq!(frame.position(), None);
+        let mut rng = Rng::seed_from_u64(4);
+        for _ in 0..50 {
+            let d = frame.decoy(&mut rng);
+            assert_eq!(d.kind(), "frame");
+            assert!(!d.same_value(&frame), "{d:?}");
         }
     }
 

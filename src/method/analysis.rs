@@ -27,7 +27,7 @@ pub const SIGNIFICANCE_LEVEL: f64 = 0.05;
 
 /// How many of a cluster's heaviest held-out probes make its member image (what its mask is
 /// found in, and the prototype when there is no decoder).
-const MEMBER_IMAGES: usize = 16;
+pub const MEMBER_IMAGES: usize = 16;
 /// Largest side of the nearest probes kept for the report.
 const REPORT_SIDE: usize = 64;
 
@@ -108,6 +108,9 @@ pub struct RunInput<'a> {
     pub decode: Option<Decoder<'a>>,
     /// Returns the probe images with the given ids.
     pub probe_images: &'a dyn Fn(&[usize]) -> Result<Images>,
+    /// The kind of a probe where a set mixes several (see
+    /// [`describe::ClusterDescription::part`]); None for every probe otherwise.
+    pub probe_part: &'a dyn Fn(usize) -> Option<&'static str>,
     /// Permutations of the significance test (0: no test).
     pub permutations: usize,
     /// Where the generators of the tests come from.
@@ -275,6 +278,7 @@ pub fn analyse(input: &RunInput) -> Result<RunAnalysis> {
             members[j].clone(),
             weights,
             input.probe_images,
+            input.probe_part,
             &prototypes,
             j,
             member_mean_j.as_ref(),

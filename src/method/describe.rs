@@ -23,6 +23,12 @@ pub struct ClusterDescription {
     pub position: Option<Position>,
     /// Stripe angle in degrees from horizontal, when the prototype has clear stripes.
     pub stripes_deg: Option<f64>,
+    /// For probes of several kinds (the `mixed` family): the kind most of the weight comes
+    /// from ("frame", "glyph", ...) and its share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_share: Option<f64>,
     /// One line for people: "mostly blue probes (91% of the weight)".
     pub text: String,
 }
@@ -157,6 +163,13 @@ pub fn same_color(found: [f32; 3], truth: [f32; 3], tolerance: f32) -> bool {
     sf >= 0.2 && st >= 0.2 && d.min(360.0 - d) <= tolerance
 }
 
+/// Whether two stripe angles (degrees; a line at `a` is the line at `a + 180`) are within
+/// `tolerance` degrees of each other.
+pub fn same_angle(a: f64, b: f64, tolerance: f64) -> bool {
+    let d = (a - b).rem_euclid(180.0);
+    d.min(180.0 - d) <= tolerance
+}
+
 /// The strongest of an RGB value's channels.
 pub fn dominant_channel(rgb: [f32; 3]) -> Channel {
     let mut best = 0;
@@ -271,6 +284,7 @@ pub fn describe_cluster(
     mut members: Vec<usize>,
     weights: &[f32],
     probe_images: &dyn Fn(&[usize]) -> Result<Images>,
+    probe_part: &dyn Fn(usize) -> Option<&'static str>,
     prototypes: &Images,
     j: usize,
     heaviest: Option<&Images>,
@@ -280,6 +294,7 @@ pub fn describe_cluster(
     let images = probe_images(&members)?;
     let w: Vec<f32> = members.iter().map(|&i| weights[i]).collect();
     let (color, color_share) = dominant_color(&images, &w);
+    let part = dominant_part(&members, &w, probe_part);
     let mean = mean_rgb(prototypes, j);
     let position = match heaviest {
         Some(h) => energy_position(h, 0),
@@ -288,13 +303,17 @@ pub fn describe_cluster(
     let stripes_deg = stripe_orientation(prototypes, j)
         .filter(|&(_, coherence)| coherence > 0.5)
         .map(|(angle, _)| angle.round());
-    let mut text = if members.is_empty() {
-        "no probes".to_string()
-    } else {
-        format!(
+    let mut text = match part {
+        _ if members.is_empty() => "no probes".to_string(),
+        Some((part, share)) => format!(
+            "mostly {part} probes ({:.0}% of the weight), mostly {color} ({:.0}%)",
+            100.0 * share,
+            100.0 * color_share
+        ),
+        None => format!(
             "mostly {color} probes ({:.0}% of the weight)",
             100.0 * color_share
-        )
+        ),
     };
     if let Some(p) = &position {
         text.push_str(&format!("; structure at {p}"));
@@ -309,8 +328,32 @@ pub fn describe_cluster(
         prototype_channel: dominant_channel(mean),
         position,
         stripes_deg,
+        part: part.map(|(p, _)| p.to_string()),
+        part_share: part.map(|(_, s)| s),
         text,
     })
+}
+
+/// The kind of probe (see [`ClusterDescription::part`]) most of `w` sits on, and its share;
+/// None when the probes' kinds are not known.
+fn dominant_part(
+    members: &[usize],
+    w: &[f32],
+    probe_part: &dyn Fn(usize) -> Option<&'static str>,
+) -> Option<(&'static str, f64)> {
+    let mut by_part: Vec<(&'static str, f64)> = Vec::new();
+    for (&i, &wi) in members.iter().zip(w) {
+        let part = probe_part(i)?;
+        match by_part.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, total)) => *total += wi as f64,
+            None => by_part.push((part, wi as f64)),
+        }
+    }
+    let total: f64 = by_part.iter().map(|(_, t)| t).sum();
+    by_part
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(p, t)| (p, if total > 0.0 { t / total } else { 0.0 }))
 }
 
 #[cfg(test)]
@@ -395,19 +438,66 @@ mod tests {
         let mut probes = heaviest.clone();
         probes.push(&mark);
         let get = |ids: &[usize]| Ok(probes.select(ids));
-        let d = describe_cluster(
-            vec![0, 1],
-            &[1.0, 1.0],
-            &get,
-            &prototypes,
-            0,
-            Some(&heaviest),
-        )
-        .unwrap();
+        let describe = |heaviest| {
+            describe_cluster(
+                vec![0, 1],
+                &[1.0, 1.0],
+                &get,
+                &|_| None,
+                &prototypes,
+                0,
+                heaviest,
+            )
+            .unwrap()
+        };
+        let d = describe(Some(&heaviest));
         assert_eq!(d.position, Some(Position::BottomLeft));
         assert!(d.text.ends_with("structure at bottom-left"), "{}", d.text);
-        let d = describe_cluster(vec![0, 1], &[1.0, 1.0], &get, &prototypes, 0, None).unwrap();
-        assert_eq!(d.position, Some(Position::Centre));
+        assert_eq!(d.part, None);
+        assert_eq!(describe(None).position, Some(Position::Centre));
+    }
+
+    #[test]
+    fn the_kind_of_probe_that_carries_the_weight_is_named() {
+        let probes = solid(&[[0.9, 0.1, 0.1], [0.9, 0.1, 0.1], [0.1, 0.1, 0.9]]);
+        let get = |ids: &[usize]| Ok(probes.select(ids));
+        let part = |i: usize| Some(["frame", "frame", "glyph"][i]);
+        // The glyph probe alone outweighs the two frames.
+        let d = describe_cluster(
+            vec![0, 1, 2],
+            &[0.1, 0.2, 0.7],
+            &get,
+            &part,
+            &probes,
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.part.as_deref(), Some("glyph"));
+        assert!((d.part_share.unwrap() - 0.7).abs() < 1e-6);
+        assert!(
+            d.text
+                .starts_with("mostly glyph probes (70% of the weight), mostly blue"),
+            "{}",
+            d.text
+        );
+        let d = describe_cluster(
+            vec![0, 1, 2],
+            &[0.4, 0.4, 0.2],
+            &get,
+            &part,
+            &probes,
+            0,
+            None,
+        )
+        .unwrap();
+        assert_eq!(d.part.as_deref(), Some("frame"));
+        assert!(
+            d.text
+                .starts_with("mostly frame probes (80% of the weight), mostly red"),
+            "{}",
+            d.text
+        );
     }
 
     #[test]

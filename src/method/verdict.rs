@@ -16,7 +16,7 @@
 
 use super::analysis::{ClusterStats, SIGNIFICANCE_LEVEL};
 use super::causal::CausalTest;
-use super::describe::{Position, same_color};
+use super::describe::{Position, same_angle, same_color};
 use crate::metrics::Probabilities;
 
 /// Share of the held-out probes that must reach a class (`p_c >= 0.5`) for the probes to
@@ -86,6 +86,10 @@ pub struct Driver {
     pub color: [f32; 3],
     pub position: Option<Position>,
     pub stripes_deg: Option<f64>,
+    /// The kind of probe most of its weight comes from, where the probes mix several (see
+    /// [`super::describe::ClusterDescription::part`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
 
 /// Largest hue difference (degrees) between two drivers that count as one colour.
@@ -95,15 +99,13 @@ pub const SAME_ANGLE: f64 = 20.0;
 
 impl Driver {
     /// Whether `self` and `other` show the same pattern: the same place (or both the whole
-    /// image), the same stripes (or neither has any), and the same colour (hues within
-    /// [`SAME_HUE`], or both without a hue and of like brightness).
+    /// image), the same stripes (or neither has any), the same colour (hues within
+    /// [`SAME_HUE`], or both without a hue and of like brightness), and the same kind of
+    /// probe where both know theirs (a frame and a patch of one colour are two patterns).
     pub fn looks_like(&self, other: &Driver) -> bool {
         let stripes = match (self.stripes_deg, other.stripes_deg) {
             (None, None) => true,
-            (Some(a), Some(b)) => {
-                let d = (a - b).rem_euclid(180.0);
-                d.min(180.0 - d) <= SAME_ANGLE
-            }
+            (Some(a), Some(b)) => same_angle(a, b, SAME_ANGLE),
             _ => false,
         };
         let hued = |c: [f32; 3]| super::describe::hue_saturation(c).1 >= 0.2;
@@ -113,7 +115,11 @@ impl Driver {
             (false, false) => (bright(self.color) - bright(other.color)).abs() <= 0.3,
             _ => false,
         };
-        self.position == other.position && stripes && color
+        let part = match (&self.part, &other.part) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.position == other.position && stripes && color && part
     }
 }
 
@@ -183,15 +189,15 @@ fn driver_of(j: usize, s: &ClusterStats) -> Option<Driver> {
         color: s.mask.color,
         position: s.mask.position.filter(|_| s.mask.share <= 0.5),
         stripes_deg: s.description.stripes_deg,
+        part: s.description.part.clone(),
     })
 }
 
-/// "and separately by probes like cluster 2's prototype (...), p = ..., +0.61 against
-/// +0.05": the drivers after the first, in one clause each.
-pub fn other_drivers_in_words(name: &str, drivers: &[Driver]) -> String {
+/// "; and separately by probes like cluster 2's prototype (...), p = ..., +0.61 against
+/// +0.05": `drivers` (those after a finding's first) in one clause each.
+pub fn more_drivers_in_words(name: &str, drivers: &[Driver]) -> String {
     drivers
         .iter()
-        .skip(1)
         .map(|d| {
             format!(
                 "; and separately by probes like {}{} (p = {}; put into real images they change \
@@ -307,7 +313,7 @@ pub fn findings(
                             pct(s.chance),
                             s.p_value.map_or("-".into(), |p| format!("{p:.3}")),
                             causal_numbers(name, t),
-                            other_drivers_in_words(name, &drivers),
+                            more_drivers_in_words(name, drivers.get(1..).unwrap_or_default()),
                         ),
                     )
                 }

@@ -3,7 +3,7 @@
 //!
 //! [`ProbabilityModel`] is all the method asks of a classifier. spurion implements it for its
 //! own checkpoints ([`Checkpoint`], from `spurion train`) and for ONNX files exported from
-//! PyTorch, TensorFlow or Paddle ([`OnnxModel`], run with tract). An ONNX model is told how it
+//! PyTorch, TensorFlow or Paddle ([`OnnxModel`], run with tract or ONNX Runtime). An ONNX model is told how it
 //! expects its input and what its output is by [`OnnxSettings`] (flags or a TOML file), falling
 //! back on what the model declares; [`Preprocess`] is the result.
 

@@ -1,4 +1,5 @@
-//! ONNX classifiers exported from PyTorch, TensorFlow or Paddle, run with tract (pure Rust).
+//! ONNX classifiers exported from PyTorch, TensorFlow or Paddle, run with tract (pure Rust) or
+//! ONNX Runtime ([`super::runtime`] picks the engine).
 //!
 //! Loading reads what the graph declares (inputs, outputs, their element types and shapes),
 //! picks the output with the class scores, resolves the preprocessing against the declared

@@ -11,7 +11,8 @@ use plotters::style::RGBColor;
 use super::pct;
 use super::plots::{self, AcpSeries};
 use crate::error::{Error, Result};
-use crate::method::analysis::NEAREST_PROBES;
+use crate::method::analysis::{MEMBER_IMAGES, NEAREST_PROBES, SIGNIFICANCE_LEVEL};
+use crate::method::causal::CausalSettings;
 use crate::method::{Finding, Status};
 use crate::results::{
     AuditResults, ClusterReport, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY,
@@ -271,8 +272,19 @@ fn with_clusters(run: &RunResult) -> Vec<(&Finding, Option<&ClusterReport>)> {
         .collect()
 }
 
-const DEFINITIONS: &str = "<p><b>How findings are made.</b> The probes are split in two: the VAE and the clusters are fitted on one part, and every number below is measured on the other, held-out part. A class gets <b>driven by</b> only when one of its clusters passes two tests. <b>Significance</b>: its held-out mean probability of the class is higher than chance, by a permutation test (the held-out probabilities shuffled, the clusters kept: nothing fitted saw them, so this is exact), corrected for the number of clusters with the max-statistic (Westfall–Young) method at level 0.05. <b>Causal test</b>: the cluster's 16 heaviest held-out probes are put into held-out real images — pasted at full strength inside the cluster's mask (where those probes' mean differs from the probes' background), or, when the mask is most of the image, in three ways: blended at half strength, as a tint (x·probe: bright strokes take its colour) and as a screen (1 − (1 − x)(1 − probe): a dark background takes it); the random probes of the null go in the same three ways, and the way in which the cluster's probes beat them by most is the one reported, with its controls and prototype. The <i>effect</i> is the mean paired change of the class's probability (95% bootstrap interval), the <i>flips</i> the share of the other images that become the class. The null: at least 100 held-out probes drawn at random, put in the same way; a shortcut must beat the 95th percentile of as many random probes by 0.30 in effect and by 30 points in flips. Selected probes always do a little better than random ones (a blob where a stroke would be raises that digit); a shortcut overrides the image. The probes moved to the mirrored position and with their colours swapped are controls, reported beside it. Otherwise the finding says why nothing was found.</p>\n<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. ACP rewards clusters that copy the classifier's probabilities: clustering the probabilities themselves scores at the ceiling without looking at a single pixel, so ACP alone is no evidence of a shortcut. Standard deviations are sample standard deviations across trials.</p>";
-
+/// How findings are made and what ACP means, with the numbers of the run's settings.
+fn definitions(c: &CausalSettings) -> String {
+    format!(
+        "<p><b>How findings are made.</b> The probes are split in two: the VAE and the clusters are fitted on one part, and every number below is measured on the other, held-out part. A class gets <b>driven by</b> only when one of its clusters passes two tests. <b>Significance</b>: its held-out mean probability of the class is higher than chance, by a permutation test (the held-out probabilities shuffled, the clusters kept: nothing fitted saw them, so this is exact), corrected for the number of clusters with the max-statistic (Westfall–Young) method at level {level}. <b>Causal test</b>: the cluster's {members} heaviest held-out probes are put into held-out real images — pasted at full strength inside the cluster's mask (where those probes' mean differs from the probes' background), or, when the mask covers more than {whole:.0}% of the image, in three ways: blended at {blend:.0}% strength, as a tint (x·probe: bright strokes take its colour) and as a screen (1 − (1 − x)(1 − probe): a dark background takes it); the random probes of the null go in the same three ways, and the way in which the cluster's probes beat them by most is the one reported, with its controls and prototype. The <i>effect</i> is the mean paired change of the class's probability (95% bootstrap interval), the <i>flips</i> the share of the other images that become the class. The null: {null} held-out probes drawn at random (all of them where fewer are held out), put in the same way; a shortcut must beat the 95th percentile of as many random probes by {effect:.2} in effect and by {flips:.0} points in flips. Selected probes always do a little better than random ones (a blob where a stroke would be raises that digit); a shortcut overrides the image. The probes moved to the mirrored position and with their colours swapped are controls, reported beside it. Otherwise the finding says why nothing was found.</p>\n<p><b>ACP, average cluster probability</b> (the paper's score): every probe joins its nearest centroid among all classes' centroids; a cluster scores the mean probability of its own class over its probes; ACP is the mean over clusters (empty clusters left out). <b>Chance</b>: the same score for a random assignment with the same cluster sizes. <b>Ceiling</b>: the score of grouping every probe with its most probable class. <b>Normalised</b>: (ACP − chance) / (ceiling − chance), 0 at chance and 1 at the ceiling. ACP rewards clusters that copy the classifier's probabilities: clustering the probabilities themselves scores at the ceiling without looking at a single pixel, so ACP alone is no evidence of a shortcut. Standard deviations are sample standard deviations across trials.</p>",
+        level = SIGNIFICANCE_LEVEL,
+        members = MEMBER_IMAGES,
+        blend = 100.0 * c.blend,
+        null = c.null_probes,
+        effect = c.min_effect,
+        flips = 100.0 * c.min_flips,
+        whole = 100.0 * c.whole_share,
+    )
+}
 /// The page's end: seed, version, the validated settings, and the machine-readable files.
 fn settings_footer(
     s: &mut String,
@@ -426,7 +438,7 @@ pub fn reproduce(r: &ReproduceResults, dir: &Path) -> Result<String> {
     )?;
     s.push_str(&chart);
     s.push('\n');
-    s.push_str(DEFINITIONS);
+    s.push_str(&definitions(&r.settings.causal));
 
     // Classifier.
     let _ = writeln!(s, "<h2>The classifier learned colour</h2>");
@@ -582,7 +594,7 @@ pub fn audit(r: &AuditResults, dir: &Path) -> Result<String> {
         );
         run_section(&mut s, dir, &a.run, r.settings.method.weight_exponent)?;
     }
-    s.push_str(DEFINITIONS);
+    s.push_str(&definitions(&r.settings.causal));
     settings_footer(
         &mut s,
         r.seed,
@@ -603,6 +615,32 @@ mod tests {
             escape("<img src=x onerror=alert(1)> & \"'"),
             "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;&#39;"
         );
+    }
+
+    #[test]
+    fn the_definitions_state_the_run_s_settings() {
+        let default = definitions(&CausalSettings::default());
+        assert!(
+            default.contains("The null: 100 held-out probes"),
+            "{default}"
+        );
+        assert!(default.contains("by 0.30 in effect and by 30 points in flips"));
+        assert!(default.contains("at level 0.05."));
+        assert!(default.contains("the cluster's 16 heaviest held-out probes"));
+        assert!(default.contains("blended at 50% strength"));
+        let other = definitions(&CausalSettings {
+            null_probes: 20,
+            min_effect: 0.2,
+            min_flips: 0.25,
+            blend: 0.4,
+            whole_share: 0.6,
+            ..CausalSettings::default()
+        });
+        assert!(other.contains("The null: 20 held-out probes"), "{other}");
+        assert!(other.contains("by 0.20 in effect and by 25 points in flips"));
+        assert!(other.contains("blended at 40% strength"));
+        assert!(other.contains("covers more than 60% of the image"));
+        assert!(!other.contains("100 held-out"));
     }
 
     #[test]

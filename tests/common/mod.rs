@@ -66,3 +66,19 @@ pub fn npy(shape: &[usize], values: &[f32]) -> Vec<u8> {
     out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     out
 }
+
+/// An uncompressed IDX pair of `count` images of `side x side` pixels, labels 0 and 1, in
+/// folder `dir`.
+pub fn write_idx(dir: &Path, count: usize, side: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut images = vec![0, 0, 8, 3];
+    for d in [count, side, side] {
+        images.extend_from_slice(&(d as u32).to_be_bytes());
+    }
+    images.extend((0..count * side * side).map(|i| (i * 37 % 256) as u8));
+    let mut labels = vec![0, 0, 8, 1];
+    labels.extend_from_slice(&(count as u32).to_be_bytes());
+    labels.extend((0..count).map(|i| (i % 2) as u8));
+    std::fs::write(dir.join("images-idx3-ubyte"), images).unwrap();
+    std::fs::write(dir.join("labels-idx1-ubyte"), labels).unwrap();
+}

@@ -42,7 +42,7 @@ def _generated(family, count, size, seed):
 
 
 def probes(family="solid", count=1000, size=(28, 28), seed=0):
-    """The probes `audit` generates for `family` (solid, patch, gratings, noise) with `seed`,
+    """The probes `audit` generates for `family` (solid, patch, gratings, noise, frame, glyph, mixed) with `seed`,
     as a float32 array (count, 3, H, W) in [0, 1]."""
     return _generated(family, count, size, seed)
 
@@ -255,7 +255,7 @@ def audit(
 
     predict: a callable from a float32 array (N, 3, H, W) in [0, 1] to probabilities (N, C),
         or logits with output="logits".
-    probes: a probe family (solid, patch, gratings, noise) or a folder of images.
+    probes: a probe family (solid, patch, gratings, noise, frame, glyph, mixed) or a folder of images.
     holdout: real images (N, 3, H, W) in [0, 1] for the causal test; without them no class
         can be "found" (the report says "not tested on real images").
     out: the report folder (default: a temporary folder, kept in result.report_dir).
