@@ -7,8 +7,9 @@
 //! and [`super::verdict`] turns the numbers into a finding per class. The 2-D view covers all
 //! probes. [`crate::report`] renders it.
 
-use super::causal::{CausalInput, CausalTest, Mask, median_image};
-use super::describe::{self, ClusterDescription, Position};
+use super::causal::{CausalInput, Mask, median_image};
+use super::cluster::{ClusterStats, MaskSummary, SIGNIFICANCE_LEVEL};
+use super::describe::{self, Position};
 use super::projection::Projection;
 use super::search::{Latents, Shortcuts, class_weights};
 use super::significance::{self, ClusterTest};
@@ -22,9 +23,6 @@ use crate::seed::{SeedPath, Stream};
 /// How many probes nearest each centroid the report shows.
 pub const NEAREST_PROBES: usize = 8;
 
-/// Level of the significance test (family-wise, over all clusters).
-pub const SIGNIFICANCE_LEVEL: f64 = 0.05;
-
 /// How many of a cluster's heaviest held-out probes make its member image (what its mask is
 /// found in, and the prototype when there is no decoder).
 pub const MEMBER_IMAGES: usize = 16;
@@ -33,59 +31,6 @@ const REPORT_SIDE: usize = 64;
 
 /// How many held-out probes make the probes' background (their per-pixel median).
 const BACKGROUND_PROBES: usize = 101;
-
-/// Where a cluster's prototype differs from the probes' background.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MaskSummary {
-    /// Share of the image.
-    pub share: f64,
-    /// Centre `[y, x]`, each in `[0, 1]` from the top-left corner.
-    pub centre: Option<[f32; 2]>,
-    /// The ninth of the image the centre is in.
-    pub position: Option<Position>,
-    /// The heaviest probes' mean colour inside the mask (the prototype's for a cluster without
-    /// held-out probes).
-    pub color: [f32; 3],
-}
-
-/// One cluster and what the method found out about it, on the held-out probes.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ClusterStats {
-    /// Class whose weighted k-means produced this cluster (its owner).
-    pub class: usize,
-    pub class_name: String,
-    /// Index among its class's clusters (0-based).
-    pub index: usize,
-    /// Held-out probes whose nearest centroid (among all classes') is this one.
-    pub size: usize,
-    /// Mean probability of the owner class over those probes; null for an empty cluster.
-    pub mean_probability: Option<f64>,
-    /// A 95% interval for it.
-    pub interval: Option<[f64; 2]>,
-    /// Mean probability of the owner class over all held-out probes (the chance level).
-    pub chance: f64,
-    /// Share of the owner class's held-out probe weight (`p^e`) held by this cluster.
-    pub weight_share: f64,
-    /// Centroid in latent space.
-    pub centroid: Vec<f32>,
-    /// Ids of the held-out probes nearest the centroid, nearest first.
-    pub nearest_probes: Vec<usize>,
-    /// Standardised mean probability: standard deviations above chance.
-    pub z: Option<f64>,
-    /// Max-statistic adjusted permutation p-value on the held-out probes; null for an empty
-    /// cluster or when no test ran.
-    pub p_value: Option<f64>,
-    /// Its 95% interval from the finite number of permutations.
-    pub p_interval: Option<[f64; 2]>,
-    /// `p_value` below the level, 0.05 (family-wise).
-    pub significant: bool,
-    /// Where the prototype differs from the probes' background.
-    pub mask: MaskSummary,
-    /// The prototype put into held-out real images; null without real images.
-    pub causal: Option<CausalTest>,
-    /// The cluster in words.
-    pub description: ClusterDescription,
-}
 
 /// Decodes a centroid into a prototype image.
 pub type Decoder<'a> = &'a dyn Fn(&[f32]) -> Result<Images>;

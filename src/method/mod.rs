@@ -10,11 +10,12 @@
 //!    measured on the other: each cluster is tested against chance ([`significance`]), its
 //!    prototype put into real images against random probes ([`causal`]), put in words
 //!    ([`describe`]) and placed in a 2-D view ([`projection`]); [`analysis`] gathers it all
-//!    for one latent space, and [`verdict`] says per class what was found, or that nothing
-//!    was.
+//!    for one latent space (each cluster's numbers in [`cluster`]), and [`verdict`] says per
+//!    class what was found, or that nothing was.
 
 pub mod analysis;
 pub mod causal;
+pub mod cluster;
 pub mod describe;
 pub mod latent;
 pub mod projection;
@@ -23,7 +24,8 @@ pub mod significance;
 pub mod split;
 pub mod verdict;
 
-pub use analysis::{ClusterStats, RunAnalysis, RunInput, analyse};
+pub use analysis::{RunAnalysis, RunInput, analyse};
+pub use cluster::ClusterStats;
 pub use latent::{LatentSpace, VaeKind, VaeSettings};
 pub use search::{ClusterCount, Latents, ShortcutSearch, ShortcutSearchParams, Shortcuts};
 pub use verdict::{Finding, Status};

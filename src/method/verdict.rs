@@ -14,8 +14,8 @@
 //! in two) are merged into one. A finding lists its class's drivers, strongest first; each is
 //! described from its own cluster's heaviest probes, never from a mean over two drivers.
 
-use super::analysis::{ClusterStats, SIGNIFICANCE_LEVEL};
 use super::causal::CausalTest;
+use super::cluster::{ClusterStats, SIGNIFICANCE_LEVEL};
 use super::describe::{Position, same_angle, same_color};
 use crate::metrics::Probabilities;
 

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use super::onnx::ElemType;
+use super::onnx::graph::ElemType;
 use crate::error::{Error, Result};
 
 /// The engine that runs ONNX models.

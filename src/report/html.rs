@@ -11,8 +11,9 @@ use plotters::style::RGBColor;
 use super::pct;
 use super::plots::{self, AcpSeries};
 use crate::error::{Error, Result};
-use crate::method::analysis::{MEMBER_IMAGES, NEAREST_PROBES, SIGNIFICANCE_LEVEL};
+use crate::method::analysis::{MEMBER_IMAGES, NEAREST_PROBES};
 use crate::method::causal::CausalSettings;
+use crate::method::cluster::SIGNIFICANCE_LEVEL;
 use crate::method::{Finding, Status};
 use crate::results::{
     AuditResults, ClusterReport, PAPER_COLORED_ACCURACY, PAPER_MONOCHROME_ACCURACY,
