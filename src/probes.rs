@@ -139,7 +139,7 @@ impl ProbeSpec {
     }
 
     /// The family probe `i` was drawn from: one of [`MIXED_PARTS`] for a mixed set (the
-    /// first draw of [`draw`]), the set's own family otherwise.
+    /// generator's first draw), the set's own family otherwise.
     pub fn part(&self, i: usize) -> ProbeFamily {
         match self.family {
             ProbeFamily::Mixed => MIXED_PARTS[self.probe_rng(i).random_range(0..MIXED_PARTS.len())],

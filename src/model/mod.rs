@@ -16,7 +16,7 @@ mod settings;
 
 pub use checkpoint::{Checkpoint, TRAIN_FRACTION, TrainSummary, recorded_data};
 pub use onnx::OnnxModel;
-pub(crate) use onnx::read_labels;
+pub(crate) use onnx::graph::read_labels;
 pub use preprocess::{InputType, Preprocess};
 pub use settings::{Channels, Layout, OnnxSettings, OutputKind};
 

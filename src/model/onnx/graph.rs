@@ -1,5 +1,10 @@
-//! What an ONNX graph declares of its values, shared by both engines (tract reads it from the
-//! graph, ONNX Runtime from its session): the element types.
+//! What an ONNX graph declares, read from its protobuf before any engine runs it: element
+//! types (ONNX Runtime's session reports the same ones), inputs and outputs, the exporter,
+//! and class names (a labels file, or the model's metadata).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// An element type as an ONNX graph declares it (`TensorProto.DataType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +74,126 @@ impl ElemType {
             T::Undeclared | T::Other => "an unknown type",
         }
     }
+}
+
+/// One input or output as the ONNX graph declares it.
+pub(super) struct Declared {
+    pub name: String,
+    pub elem_type: ElemType,
+    /// "[N, 3, 224, 224]", with `?` for unknown dimensions.
+    pub shape: String,
+}
+
+impl Declared {
+    pub fn of(v: &tract_onnx::pb::ValueInfoProto) -> Self {
+        use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+        use tract_onnx::pb::type_proto::Value as Type;
+        let (elem_type, shape) = match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(Type::TensorType(t)) => (
+                ElemType::of_code(t.elem_type),
+                t.shape.as_ref().map(|s| {
+                    s.dim
+                        .iter()
+                        .map(|d| match &d.value {
+                            Some(Dim::DimValue(v)) => v.to_string(),
+                            Some(Dim::DimParam(p)) if !p.is_empty() => p.clone(),
+                            _ => "?".to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+            ),
+            _ => (ElemType::Undeclared, None),
+        };
+        Declared {
+            name: v.name.clone(),
+            elem_type,
+            shape: format!("[{}]", shape.unwrap_or_else(|| "?".into())),
+        }
+    }
+
+    /// The ONNX name of the element type.
+    pub fn type_name(&self) -> &'static str {
+        self.elem_type.name()
+    }
+}
+
+/// The graph's inputs (initializers excluded) and outputs.
+pub(super) fn signature(proto: &tract_onnx::pb::ModelProto) -> (Vec<Declared>, Vec<Declared>) {
+    let Some(g) = proto.graph.as_ref() else {
+        return (Vec::new(), Vec::new());
+    };
+    let inits: std::collections::HashSet<&str> =
+        g.initializer.iter().map(|t| t.name.as_str()).collect();
+    (
+        g.input
+            .iter()
+            .filter(|i| !inits.contains(i.name.as_str()))
+            .map(Declared::of)
+            .collect(),
+        g.output.iter().map(Declared::of).collect(),
+    )
+}
+
+/// "exported by Paddle2ONNX 1.0.6, opset 11" from the model's own fields.
+pub(super) fn exporter(proto: &tract_onnx::pb::ModelProto) -> String {
+    let opset = proto
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or("no opset".to_string(), |o| format!("opset {}", o.version));
+    let by = match (proto.producer_name.trim(), proto.producer_version.trim()) {
+        ("", _) => "exporter not named in the file".to_string(),
+        (name, "") => format!("exported by {name}"),
+        (name, version) => format!("exported by {name} {version}"),
+    };
+    format!("{by}, {opset}")
+}
+
+/// "'image' float32 [N, 3, 8, 8], ..."
+pub(super) fn list(values: &[Declared]) -> String {
+    values
+        .iter()
+        .map(|v| format!("'{}' {} {}", v.name, v.type_name(), v.shape))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Class names from a labels file, one per line.
+pub(crate) fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let text = crate::data::read_text(path)?;
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if names.is_empty() {
+        return Err(Error::data(
+            path,
+            "labels file has no class names (expected one per line)",
+        ));
+    }
+    Ok(names)
+}
+
+/// Class names stored in ONNX metadata under `class_names` or `labels`: a JSON list, or
+/// comma-separated.
+pub(super) fn metadata_labels(proto: &tract_onnx::pb::ModelProto) -> Option<Vec<String>> {
+    let entry = proto
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "class_names" || p.key == "labels")?;
+    Some(parse_labels(&entry.value))
+}
+
+/// A metadata value holding class names: a JSON list, or comma-separated.
+pub(super) fn parse_labels(value: &str) -> Vec<String> {
+    let v = value.trim();
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(v) {
+        return list;
+    }
+    v.split(',').map(|s| s.trim().to_string()).collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-mod common;
+use crate::common;
 use common::{ok, spurion};
 
 /// One bad input to `reproduce`: how to make it (files in a scratch folder, and the arguments

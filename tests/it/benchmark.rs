@@ -2,7 +2,7 @@
 //! its three cases must show (a planted stroke colour recovered, a clean model with nothing
 //! found).
 
-mod common;
+use crate::common;
 
 use common::{ok, spurion};
 

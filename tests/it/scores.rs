@@ -3,7 +3,7 @@
 //! The scorer here is a colour rule (class "green" when a probe is mostly green), standing in
 //! for a model that runs elsewhere.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

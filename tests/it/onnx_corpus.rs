@@ -6,7 +6,7 @@
 //! `.venv` (`pip install onnxruntime`); without it the ONNX Runtime half is skipped, unless
 //! `SPURION_REQUIRE_SYSTEM_DATA` is set (CI), where that is a failure.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -263,6 +263,30 @@ fn no_import_cycle_among_the_modules_inside_them() {
     assert_eq!(find_cycle(&graph), None, "{graph:#?}");
 }
 
+/// Longest a source file may grow: past it, a file holds more than one job to read at once.
+const MAX_LINES: usize = 800;
+
+#[test]
+fn no_source_file_is_over_the_line_limit() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src];
+    let mut long = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+                if lines > MAX_LINES {
+                    long.push(format!("{} ({lines} lines)", path.display()));
+                }
+            }
+        }
+    }
+    assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
+}
+
 #[test]
 fn paths_resolve_to_the_modules_they_name() {
     let known: BTreeSet<String> = [

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-mod common;
+use crate::common;
 use common::ok;
 
 fn root() -> &'static Path {
