@@ -64,7 +64,7 @@ fn holdout_images(
                 h,
                 w,
                 Some(holdout_count(config)),
-                &mut seed::rng(config.seed, Stream::Holdout, &[1]),
+                &mut seed::rng(config.seed, Stream::Holdout, &[branch::HOLDOUT_FOLDER]),
             )?;
             warnings.extend_from_slice(src.skipped());
             (
@@ -163,6 +163,20 @@ fn check_memory(
     ])
 }
 
+/// The branches of an audit's seed path, each its own generator (the numbers are what every
+/// documented run used: changing one changes every result).
+mod branch {
+    /// Under a family's path: the VAE's training batches.
+    pub const VAE_BATCHES: u64 = 0;
+    /// Under a family's path: which probes the VAE trains on, and which images of a probe
+    /// folder are used.
+    pub const SAMPLE: u64 = 1;
+    /// The `k`-th probe family (k >= 1) is the root's child `FAMILY + k`.
+    pub const FAMILY: u64 = 1000;
+    /// Under the hold-out stream: which images of a hold-out folder are used.
+    pub const HOLDOUT_FOLDER: u64 = 1;
+}
+
 /// The generators of the `k`-th probe family of an audit: the first family's are those of
 /// the seed itself, so that adding families leaves its results as they were.
 fn family_seeds(seed: u64, k: usize) -> SeedPath {
@@ -170,7 +184,7 @@ fn family_seeds(seed: u64, k: usize) -> SeedPath {
     if k == 0 {
         root
     } else {
-        root.child(1000 + k as u64)
+        root.child(branch::FAMILY + k as u64)
     }
 }
 
@@ -189,7 +203,7 @@ pub fn probe_source(config: &AuditConfig, k: usize, [h, w]: [usize; 2]) -> Resul
             h,
             w,
             config.probes_count,
-            &mut seeds.child(1).rng(Stream::Probes),
+            &mut seeds.child(branch::SAMPLE).rng(Stream::Probes),
         )?,
     })
 }
@@ -428,7 +442,7 @@ fn audit_family(
         split.fit.clone()
     } else {
         index::sample(
-            &mut seeds.child(1).rng(Stream::VaeTraining),
+            &mut seeds.child(branch::SAMPLE).rng(Stream::VaeTraining),
             split.fit.len(),
             m,
         )
@@ -484,7 +498,7 @@ fn audit_family(
             &device,
             (
                 seeds.derive(Stream::VaeInit),
-                &mut seeds.child(0).rng(Stream::VaeTraining),
+                &mut seeds.child(branch::VAE_BATCHES).rng(Stream::VaeTraining),
             ),
             progress,
             format!("training VAE on {family} probes"),
