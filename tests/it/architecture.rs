@@ -6,46 +6,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Top-level module -> the top-level modules its code (tests and comments left out) names.
+/// Top-level module -> the top-level modules its code (tests and comments left out) names:
+/// [`module_imports`] with each module taken as the top-level one it is in.
 fn imports() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let top = |m: &str| m.split("::").next().unwrap_or(m).to_string();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let rel = path.strip_prefix(&src).unwrap();
-            let top = rel
-                .components()
-                .next()
-                .unwrap()
-                .as_os_str()
-                .to_string_lossy()
-                .trim_end_matches(".rs")
-                .to_string();
-            // The binary and the crate root sit above everything.
-            if ["main", "cli", "lib"].contains(&top.as_str()) {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap();
-            let code = text.split("#[cfg(test)]").next().unwrap();
-            let deps = graph.entry(top.clone()).or_default();
-            for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                for part in line.split("crate::").skip(1) {
-                    let name: String = part
-                        .chars()
-                        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-                        .collect();
-                    if !name.is_empty() && name != top {
-                        deps.insert(name);
-                    }
-                }
-            }
-        }
+    for (m, deps) in module_imports() {
+        let from = top(&m);
+        let to: BTreeSet<String> = deps.iter().map(|d| top(d)).filter(|d| *d != from).collect();
+        graph.entry(from).or_default().extend(to);
     }
     graph
 }
