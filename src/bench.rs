@@ -216,13 +216,10 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
         ),
     );
     let (secs, _) = best(config.repeats, || {
-        vae::encode(
-            &vae_model,
-            &vconf,
+        vae_model.encode(
             &x,
             LatentMode::Mean,
             rc.batch_size,
-            &device,
             &mut seed::rng(0, Stream::Test, &[]),
         )
     })?;

@@ -254,6 +254,16 @@ pub enum ProbeChoice {
 }
 
 impl ProbeChoice {
+    /// Probe choices from `specs`, each a name or folder or a comma-separated list of them
+    /// (`solid,patch`), as `--probes` reads them.
+    pub fn parse_list<S: AsRef<str>>(specs: &[S]) -> Result<Vec<ProbeChoice>> {
+        specs
+            .iter()
+            .flat_map(|s| s.as_ref().split(','))
+            .map(|s| s.trim().parse())
+            .collect()
+    }
+
     /// The family's name, or the folder's path.
     pub fn name(&self) -> String {
         match self {
@@ -726,6 +736,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--probes") && e.contains("solid, patch"), "{e}");
+        // A list reads the same as one comma-separated string, as --probes does.
+        let solid_patch = vec![
+            ProbeChoice::Family(ProbeFamily::Solid),
+            ProbeChoice::Family(ProbeFamily::Patch),
+        ];
+        assert_eq!(
+            ProbeChoice::parse_list(&["solid, patch"]).unwrap(),
+            solid_patch
+        );
+        assert_eq!(
+            ProbeChoice::parse_list(&["solid", "patch"]).unwrap(),
+            solid_patch
+        );
+        assert!(ProbeChoice::parse_list(&["solid,plaid"]).is_err());
         assert_eq!(parse_size("224x200").unwrap(), [224, 200]);
         assert_eq!(parse_size("32").unwrap(), [32, 32]);
         assert!(parse_size("1x2x3").is_err() && parse_size("ax3").is_err());

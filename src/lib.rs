@@ -74,7 +74,7 @@ pub use method::{ClusterCount, Latents, ShortcutSearch, ShortcutSearchParams, Sh
 pub use metrics::Probabilities;
 pub use model::ProbabilityModel;
 pub use nn::ComputeDevice;
-pub use nn::vae::LatentMode;
+pub use nn::vae::{LatentMode, TrainedVae};
 pub use output::{OutputTarget, remove_staging_on_signals};
 pub use probes::ProbeFamily;
 pub use progress::{Progress, ProgressSink};

@@ -172,7 +172,6 @@ fn run_dim(
     progress: &Progress,
     timings: &mut Timings,
 ) -> Result<RunResult> {
-    let device = config.device.device()?;
     let trial = setup.trial;
     let class_names = &setup.classifier_config.class_names;
     let probs = &setup.probs;
@@ -223,7 +222,7 @@ fn run_dim(
 
     let spec = &setup.probes;
     let probe_images = |ids: &[usize]| ProbeSource::Generated(spec.clone()).get(ids);
-    let decode = |z: &[f32]| vae::decode(&space.vae, &space.config, z, &device);
+    let decode = |z: &[f32]| space.vae.decode(z);
     let (mut run, times) = pipeline::run_space(Space {
         rel: format!("trial-{trial}/dim-{dim}"),
         label: format!("trial {trial}, latent dim {dim}"),
@@ -238,7 +237,7 @@ fn run_dim(
         probe_images: &probe_images,
         probe_part: &|_| None,
         causal: Some(causal),
-        vae: Some(SavedModel::of(&space.vae, &space.config, "vae")?),
+        vae: Some(space.vae.save()?),
         vae_training: Some(space.training.clone()),
     })?;
     run.paper_method = paper.as_ref().map(MethodScore::from);

@@ -12,27 +12,7 @@ use crate::metrics::Probabilities;
 use crate::model::ModelInfo;
 use crate::nn::vae::VaeConfig;
 
-/// A trained network as files: safetensors weights and its config as pretty JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SavedModel {
-    pub weights: Vec<u8>,
-    pub config_json: Vec<u8>,
-}
-
-impl SavedModel {
-    /// Serialises `module` and `config` in memory.
-    pub(crate) fn of<M: burn::module::Module>(
-        module: &M,
-        config: &impl serde::Serialize,
-        kind: &str,
-    ) -> crate::Result<Self> {
-        Ok(SavedModel {
-            weights: crate::nn::weights_bytes(module, &[("spurion", kind)])?,
-            config_json: serde_json::to_vec_pretty(config)
-                .map_err(|e| crate::Error::Invalid(format!("serialising a config: {e}")))?,
-        })
-    }
-}
+pub use crate::nn::SavedModel;
 
 /// Everything one latent space's files are made from.
 #[derive(Debug, Clone, PartialEq)]

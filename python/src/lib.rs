@@ -2,9 +2,11 @@
 //!
 //! The user's model stays in Python: [`PyModel`] is a [`ProbabilityModel`] whose `predict`
 //! hands each batch of probes (float32 bytes, N x C x H x W) to a Python callable and reads
-//! float32 probabilities back, so a PyTorch model on a GPU does the heavy part. The package's
-//! Python side (`py/spurion/__init__.py`) turns the bytes into numpy arrays, checks what the
-//! user's `predict` returns, and wraps the results. Errors from Rust become `ValueError`
+//! its raw outputs back (float32 bytes and their shape), so a PyTorch model on a GPU does the
+//! heavy part; the outputs are checked and turned into probabilities here, as for an ONNX
+//! model. Settings left out in Python take [`AuditConfig`]'s defaults ([`Settings`]), so no
+//! default is written twice. The package's Python side (`py/spurion/__init__.py`) turns bytes
+//! into numpy arrays and wraps the results. Errors from Rust become `ValueError`
 //! (bad arguments and file contents), `OSError` (files) or `RuntimeError`; an exception raised
 //! by `predict` stops the run and is raised again as it was.
 
@@ -16,7 +18,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use spurion::audit::Holdout;
+use spurion::config::DEFAULT_PROBES;
 use spurion::method::causal::NullCache;
+use spurion::model::output::{probability_note, to_probabilities};
 use spurion::model::{ModelFormat, ModelInfo, OutputKind};
 use spurion::probes::{ProbeFamily, ProbeSpec};
 use spurion::{
@@ -111,11 +115,14 @@ fn progress(quiet: bool, bars: Option<Py<PyAny>>, failure: &Failure) -> Progress
     }))
 }
 
-/// A Python callable `(bytes, n, c, h, w) -> bytes` as a classifier.
+/// A Python callable `(bytes, n, c, h, w) -> (bytes, shape)` as a classifier: it returns
+/// the user's `predict` output as float32 bytes with the array's shape.
 struct PyModel {
     predict: Py<PyAny>,
     class_names: Vec<String>,
     size: [usize; 2],
+    /// What `predict` returns: probabilities (`Sigmoid`: used as they are) or `Logits`.
+    output: OutputKind,
     /// Where the exception `predict` raised is kept, to raise again once the run has stopped.
     failure: Failure,
 }
@@ -141,7 +148,7 @@ impl ProbabilityModel for PyModel {
     }
 
     fn predict(&self, images: &Images) -> spurion::Result<Probabilities> {
-        let called = Python::attach(|py| -> PyResult<Vec<f32>> {
+        let called = Python::attach(|py| -> PyResult<(Vec<f32>, Vec<usize>)> {
             // Ctrl-C in a notebook: KeyboardInterrupt stops the run here.
             py.check_signals()?;
             let input = PyBytes::new(py, &f32_bytes(&images.data));
@@ -155,15 +162,21 @@ impl ProbabilityModel for PyModel {
                     images.width,
                 ),
             )?;
-            let out = out.bind(py).cast::<PyBytes>()?.as_bytes().to_vec();
-            Ok(f32_values(&out))
+            let (bytes, shape): (Vec<u8>, Vec<usize>) = out.extract(py)?;
+            Ok((f32_values(&bytes), shape))
         });
-        let values = called.map_err(|e| {
+        let (raw, shape) = called.map_err(|e| {
             let message = e.to_string();
             self.failure.keep(e);
             spurion::Error::Model(format!("predict raised {message}"))
         })?;
-        Probabilities::new(self.class_names.len(), values)
+        probabilities(
+            &raw,
+            &shape,
+            images.count,
+            self.class_names.len(),
+            self.output,
+        )
     }
 
     fn info(&self) -> ModelInfo {
@@ -174,12 +187,136 @@ impl ProbabilityModel for PyModel {
             class_names_source: "the caller".into(),
             input_height: self.size[0],
             input_width: self.size[1],
-            output: OutputKind::Softmax,
-            probability: "p_c as predict returns it".into(),
+            output: match self.output {
+                OutputKind::Logits => OutputKind::Logits,
+                _ => OutputKind::Softmax,
+            },
+            probability: match self.output {
+                OutputKind::Logits => probability_note(self.class_names.len(), OutputKind::Logits),
+                _ => "p_c as predict returns it",
+            }
+            .into(),
             preprocess: None,
             runtime: "Python (spurion.audit)".into(),
         }
     }
+}
+
+/// `predict`'s outputs (`shape`, float32 `raw`) for `n` probes as probabilities of `classes`
+/// classes: one row per probe, one column per class (or one, `p_1` or its logit, for a binary
+/// model), numbers, and probabilities in [0, 1] unless they are logits. A bad output is a
+/// `ValueError` naming `predict`.
+fn probabilities(
+    raw: &[f32],
+    shape: &[usize],
+    n: usize,
+    classes: usize,
+    output: OutputKind,
+) -> spurion::Result<Probabilities> {
+    let bad = |message: String| spurion::Error::Data {
+        path: "predict".into(),
+        message,
+    };
+    let shown = || {
+        let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+        format!("({})", dims.join(", "))
+    };
+    let width = match *shape {
+        [rows] if rows == n => 1,
+        [rows, width] if rows == n => width,
+        _ => 0,
+    };
+    if !(width == classes || (classes == 2 && width == 1)) || raw.len() != n * width {
+        return Err(bad(format!(
+            "returned shape {}, expected ({n}, {classes})",
+            shown()
+        )));
+    }
+    if raw.iter().any(|v| !v.is_finite()) {
+        return Err(bad("returned NaN or infinite values".into()));
+    }
+    if output != OutputKind::Logits {
+        let (lo, hi) = raw
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        if lo < 0.0 || hi > 1.0 {
+            return Err(bad(format!(
+                "returned values outside [0, 1] ({lo:.3} to {hi:.3}); pass output='logits' if \
+                 they are logits"
+            )));
+        }
+    }
+    Probabilities::new(classes, to_probabilities(raw, width, output))
+}
+
+/// What `predict` returns, from Python's `output=`.
+fn output_kind(name: &str) -> PyResult<OutputKind> {
+    match name {
+        "probabilities" => Ok(OutputKind::Sigmoid),
+        "logits" => Ok(OutputKind::Logits),
+        other => Err(PyValueError::new_err(format!(
+            "output: expected 'probabilities' or 'logits', got '{other}'"
+        ))),
+    }
+}
+
+/// The audit settings a Python call gives, as JSON; each one left out takes
+/// [`AuditConfig::default`]'s value, the one place spurion's defaults are written.
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Probe families or folders, each possibly a comma-separated list, as `--probes`.
+    probes: Option<Vec<String>>,
+    probes_count: Option<usize>,
+    latent_dim: Option<usize>,
+    /// A number or "auto".
+    k: Option<String>,
+    seed: Option<u64>,
+}
+
+impl Settings {
+    fn read(json: &str) -> PyResult<Self> {
+        serde_json::from_str(json).map_err(|e| PyValueError::new_err(format!("settings: {e}")))
+    }
+
+    /// The audit's config: these settings over the defaults.
+    fn config(self) -> PyResult<AuditConfig> {
+        let mut config = AuditConfig::default();
+        if let Some(probes) = self.probes {
+            config.probes = ProbeChoice::parse_list(&probes).map_err(to_py)?;
+        }
+        if self.probes_count.is_some() {
+            config.probes_count = self.probes_count;
+        }
+        if let Some(d) = self.latent_dim {
+            config.latent_dim = d;
+        }
+        if let Some(k) = self.k {
+            config.method.k = k.parse::<ClusterCount>().map_err(to_py)?;
+        }
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        Ok(config)
+    }
+}
+
+/// The defaults of the settings `audit` and `audit_onnx` take, as JSON (`probes_count` null:
+/// `generated_probes` generated probes, or every image of a folder).
+#[pyfunction]
+fn defaults() -> PyResult<String> {
+    let c = AuditConfig::default();
+    let json = serde_json::json!({
+        "probes": c.probes.iter().map(ProbeChoice::name).collect::<Vec<_>>(),
+        "probes_count": c.probes_count,
+        "generated_probes": DEFAULT_PROBES,
+        "latent_dim": c.latent_dim,
+        "k": c.method.k.to_string(),
+        "seed": c.seed,
+    });
+    Ok(json.to_string())
 }
 
 /// A spurion error as the Python exception of its kind.
@@ -191,19 +328,6 @@ fn to_py(e: spurion::Error) -> PyErr {
         spurion::Error::Io { .. } => PyOSError::new_err(e.to_string()),
         _ => PyRuntimeError::new_err(e.to_string()),
     }
-}
-
-/// The audit's default method with `k` clusters per class (a number or "auto"; empty: the
-/// audit's default).
-fn method(k: &str) -> PyResult<spurion::MethodSettings> {
-    let default = spurion::AuditConfig::default().method;
-    Ok(spurion::MethodSettings {
-        k: match k {
-            "" => default.k,
-            k => k.parse::<ClusterCount>().map_err(to_py)?,
-        },
-        ..default
-    })
 }
 
 fn family(name: &str) -> PyResult<ProbeFamily> {
@@ -242,48 +366,41 @@ fn image_bytes(py: Python<'_>, images: &Images) -> ImageBytes {
     )
 }
 
-/// results.json's text, the prototypes, and per cluster its nearest held-out probes.
-type AuditReturn = (String, Option<ImageBytes>, Vec<ImageBytes>);
+/// Per probe set's run: its name, the decoded prototypes, and per cluster its nearest
+/// held-out probes.
+type Pictures = (String, Images, Vec<Images>);
 
-/// The prototypes and, per cluster, its nearest held-out probes.
-type Pictures = (Images, Vec<Images>);
+/// One run's pictures, as bytes for Python.
+type RunPictures = (String, ImageBytes, Vec<ImageBytes>);
 
-/// Audits a Python `predict` (float32 bytes in, float32 probability bytes out) on one probe
-/// family or folder, with optional hold-out images (float32 bytes, n x 3 x h x w) for the
-/// causal test. Writes the report folder to `out` and returns results.json's text, the
-/// decoded prototypes (clusters x channels x height x width) and each cluster's nearest
-/// held-out probes. Progress goes to `bars` when given (see [`PySink`]).
+/// Audits a Python `predict` (float32 bytes in, its outputs as float32 bytes and their shape
+/// out; `output` says whether they are probabilities or logits) with the probe sets of
+/// `settings` (JSON, see [`Settings`]), with optional hold-out images (float32 bytes, n x 3 x
+/// h x w) for the causal test. Writes the report folder to `out` and returns results.json's
+/// text and, per probe set's run, its decoded prototypes (clusters x channels x height x
+/// width) and each cluster's nearest held-out probes. Progress goes to `bars` when given
+/// (see [`PySink`]).
 #[pyfunction]
-#[pyo3(signature = (predict, class_names, input_size, probes, probes_count, latent_dim, k, seed, out, force, holdout, holdout_count, quiet, bars))]
+#[pyo3(signature = (predict, class_names, input_size, settings, output, out, force, holdout, holdout_count, quiet, bars))]
 #[allow(clippy::too_many_arguments)]
 fn audit(
     py: Python<'_>,
     predict: Py<PyAny>,
     class_names: Vec<String>,
     input_size: (usize, usize),
-    probes: &str,
-    probes_count: Option<usize>,
-    latent_dim: usize,
-    k: &str,
-    seed: u64,
+    settings: &str,
+    output: &str,
     out: PathBuf,
     force: bool,
     holdout: Option<Vec<u8>>,
     holdout_count: usize,
     quiet: bool,
     bars: Option<Py<PyAny>>,
-) -> PyResult<AuditReturn> {
-    let choice = probes.parse::<ProbeChoice>().map_err(to_py)?;
+) -> PyResult<(String, Vec<RunPictures>)> {
     let config = AuditConfig {
-        model: PathBuf::new(),
-        probes: vec![choice],
-        probes_count,
-        latent_dim,
-        seed,
-        method: method(k)?,
         out,
         force,
-        ..AuditConfig::default()
+        ..Settings::read(settings)?.config()?
     };
     let size = [input_size.0, input_size.1];
     let failure = Failure::default();
@@ -291,6 +408,7 @@ fn audit(
         predict,
         class_names,
         size,
+        output: output_kind(output)?,
         failure: failure.clone(),
     };
     let holdout = match holdout {
@@ -318,51 +436,55 @@ fn audit(
         None => None,
     };
     let progress = progress(quiet, bars, &failure);
-    let result = py.detach(|| -> spurion::Result<(String, Option<Pictures>)> {
+    let result = py.detach(|| -> spurion::Result<(String, Vec<Pictures>)> {
         config.check_for_library_model()?;
-        let source = spurion::audit::probe_source(&config, 0, size)?;
-        let results = spurion::audit::audit(
-            &model,
-            std::slice::from_ref(&source),
-            holdout.as_ref(),
-            &config,
-            &progress,
-        )?;
+        let sources = (0..config.probes.len())
+            .map(|k| spurion::audit::probe_source(&config, k, size))
+            .collect::<spurion::Result<Vec<_>>>()?;
+        let results =
+            spurion::audit::audit(&model, &sources, holdout.as_ref(), &config, &progress)?;
         progress.check()?;
         spurion::report::write_audit(&results, &config.output())?;
         let pictures = results
             .runs
-            .first()
-            .and_then(|r| r.run.data.as_ref())
-            .map(|d| (d.prototypes().clone(), d.nearest_probes().to_vec()));
+            .iter()
+            .filter_map(|r| {
+                let d = r.run.data.as_ref()?;
+                Some((
+                    r.family.clone(),
+                    d.prototypes().clone(),
+                    d.nearest_probes().to_vec(),
+                ))
+            })
+            .collect();
         let json =
             serde_json::to_string(&results).map_err(|e| spurion::Error::Invalid(e.to_string()))?;
         Ok((json, pictures))
     });
     let (json, pictures) = result.map_err(|e| failure.or(e))?;
-    Ok(match pictures {
-        Some((prototypes, nearest)) => (
-            json,
-            Some(image_bytes(py, &prototypes)),
-            nearest.iter().map(|n| image_bytes(py, n)).collect(),
-        ),
-        None => (json, None, Vec::new()),
-    })
+    let pictures = pictures
+        .iter()
+        .map(|(name, prototypes, nearest)| {
+            (
+                name.clone(),
+                image_bytes(py, prototypes),
+                nearest.iter().map(|n| image_bytes(py, n)).collect(),
+            )
+        })
+        .collect();
+    Ok((json, pictures))
 }
 
-/// `spurion audit` on an ONNX file (or a spurion checkpoint folder): returns results.json's
-/// text, the report written to `out`.
+/// `spurion audit` on an ONNX file (or a spurion checkpoint folder) with the probe sets of
+/// `settings` (JSON, see [`Settings`]): returns results.json's text, the report written to
+/// `out`.
 #[pyfunction]
-#[pyo3(signature = (model, probes, probes_count, latent_dim, k, seed, out, force, holdout, runtime, ort_lib, quiet, bars))]
+#[pyo3(signature = (model, settings, out, force, holdout, runtime, ort_lib, quiet, bars))]
 #[allow(clippy::too_many_arguments)]
 fn audit_onnx(
     py: Python<'_>,
     model: PathBuf,
-    probes: &str,
-    probes_count: Option<usize>,
-    latent_dim: usize,
-    k: &str,
-    seed: u64,
+    settings: &str,
     out: PathBuf,
     force: bool,
     holdout: Option<PathBuf>,
@@ -384,20 +506,11 @@ fn audit_onnx(
     };
     let config = AuditConfig {
         model,
-        probes: probes
-            .split(',')
-            .map(|p| p.trim().parse::<ProbeChoice>())
-            .collect::<spurion::Result<_>>()
-            .map_err(to_py)?,
-        probes_count,
-        latent_dim,
-        seed,
-        method: method(k)?,
         holdout,
         runtime: OnnxRuntime { kind, ort_lib },
         out,
         force,
-        ..AuditConfig::default()
+        ..Settings::read(settings)?.config()?
     };
     let failure = Failure::default();
     let progress = progress(quiet, bars, &failure);
@@ -450,6 +563,7 @@ fn _spurion(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probes, m)?)?;
     m.add_function(wrap_pyfunction!(audit, m)?)?;
     m.add_function(wrap_pyfunction!(audit_onnx, m)?)?;
+    m.add_function(wrap_pyfunction!(defaults, m)?)?;
     m.add_function(wrap_pyfunction!(reproduce, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -97,6 +97,55 @@ def test_bad_arguments_are_value_errors(tmp_path):
         spurion.audit(green_rule, holdout=np.zeros((2, 3, 4, 4)), input_size=SIZE, out=tmp_path / "c", quiet=True)
 
 
+def test_settings_left_out_are_the_rust_defaults(tmp_path):
+    d = spurion.defaults()
+    assert d["probes"] == ["solid"] and d["probes_count"] is None and d["generated_probes"] > 0
+    r = spurion.audit(green_rule, probes_count=300, input_size=SIZE, class_names=["other", "green"],
+                      out=tmp_path / "r", quiet=True)
+    s = r.results["settings"]
+    assert s["probes"] == [{"family": "solid"}] and s["probes_count"] == 300
+    assert s["latent_dim"] == d["latent_dim"] and s["seed"] == d["seed"]
+    assert s["method"]["k"] == {"fixed": int(d["k"])}
+
+
+def test_audit_and_audit_onnx_read_probe_lists_alike(tmp_path):
+    messages = []
+    for probes in ("solid,plaid", ["solid", "plaid"]):
+        for call in (
+            lambda: spurion.audit(green_rule, probes=probes, input_size=SIZE, out=tmp_path / "a", quiet=True),
+            lambda: spurion.audit_onnx(tmp_path / "no-model.onnx", probes=probes, out=tmp_path / "b", quiet=True),
+        ):
+            with pytest.raises(ValueError, match="plaid") as e:
+                call()
+            messages.append(str(e.value))
+    assert len(set(messages)) == 1, messages
+    # Two probe sets, each run in turn; each finding's pictures are its own run's.
+    r = spurion.audit(green_rule, probes="solid, patch", probes_count=200, input_size=SIZE,
+                      class_names=["other", "green"], out=tmp_path / "two", quiet=True)
+    assert [run["family"] for run in r.results["runs"]] == ["solid", "patch"]
+    for f in r.findings:
+        run = next(x["run"] for x in r.results["runs"] if x["family"] == f["probes"])
+        if f.get("cluster") is not None and "prototype" in f:
+            assert len(run["clusters"]) > f["cluster"]
+
+
+@pytest.mark.parametrize("columns", [1, 2])
+def test_logits_become_probabilities_in_the_core(tmp_path, columns):
+    def logits(x):
+        p = green_rule(x)[:, 1].clip(1e-6, 1 - 1e-6)
+        score = np.log(p / (1 - p))
+        return score[:, None] if columns == 1 else np.stack([np.zeros_like(score), score], axis=1)
+
+    r = spurion.audit(logits, output="logits", probes_count=2000, input_size=SIZE, holdout=grey_images(),
+                      class_names=["other", "green"], out=tmp_path / "r", quiet=True)
+    assert r.found() == ["green"], [f["reason"] for f in r.findings]
+    direct = spurion.audit(green_rule, probes_count=2000, input_size=SIZE, class_names=["other", "green"],
+                           out=tmp_path / "p", quiet=True)
+    assert np.allclose(r.probabilities, direct.probabilities, atol=1e-5)
+    with pytest.raises(ValueError, match="output"):
+        spurion.audit(logits, output="odds", input_size=SIZE, class_names=["a", "b"], out=tmp_path / "x", quiet=True)
+
+
 def test_the_python_route_equals_the_clis_scores_route(tmp_path):
     cli = os.environ.get("SPURION_BIN")
     if not cli:

@@ -190,12 +190,30 @@ impl CaseKind {
     }
 }
 
+/// The images a case's model is trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dataset {
+    /// The repository's data/mnist-10k.
+    Mnist,
+    /// Fashion-MNIST, where it is installed (`--fashion`).
+    FashionMnist,
+}
+
+impl Dataset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Mnist => "mnist",
+            Dataset::FashionMnist => "fashion-mnist",
+        }
+    }
+}
+
 /// One planted or clean model of the benchmark.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Case {
     pub name: String,
-    /// "mnist" or "fashion-mnist".
-    pub dataset: String,
+    pub dataset: Dataset,
     pub kind: CaseKind,
     /// The shortcuts planted in the planted class (none: a clean model).
     pub shortcuts: Vec<Shortcut>,
@@ -237,22 +255,32 @@ pub const EVALUATION_SEED: u64 = 100;
 
 /// Every case of the benchmark (or of `--quick`).
 pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
-    let planted = |kind: CaseKind, strength: f64, seed: u64, dataset: &str| {
+    let planted = |kind: CaseKind, strength: f64, seed: u64, dataset: Dataset| {
         let shortcuts = kind.shortcuts(seed);
         let (shares, together) = match kind {
             // Two shortcuts in disjoint images: a little over half of the class's images and
             // the rest but 5%.
-            k if k.is_multi() => (vec![0.5, strength - 0.5], false),
+            CaseKind::TwoStrokeColours | CaseKind::TwoCornerMarks | CaseKind::ColourAndCorner => {
+                (vec![0.5, strength - 0.5], false)
+            }
             CaseKind::ColourWithCorner => (vec![strength], true),
-            _ => (vec![strength], false),
+            CaseKind::StrokeColour
+            | CaseKind::BackgroundColour
+            | CaseKind::CornerMark
+            | CaseKind::Stripes
+            | CaseKind::ScatteredPixels
+            | CaseKind::Stamp
+            | CaseKind::Frame
+            | CaseKind::Clean => (vec![strength], false),
         };
         Case {
             name: format!(
-                "{dataset}/{}/{:.0}%/seed-{seed}",
+                "{}/{}/{:.0}%/seed-{seed}",
+                dataset.name(),
                 kind.name(),
                 100.0 * strength
             ),
-            dataset: dataset.into(),
+            dataset,
             kind,
             shortcuts,
             shares,
@@ -263,7 +291,7 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
             probes: config.probes.map_or_else(|| kind.families(), |f| vec![f]),
         }
     };
-    let clean = |seed: u64, dataset: &str| {
+    let clean = |seed: u64, dataset: Dataset| {
         let probes = config.probes.unwrap_or(
             [
                 ProbeFamily::Solid,
@@ -272,8 +300,8 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
             ][(seed % 3) as usize],
         );
         Case {
-            name: format!("{dataset}/clean/{}/seed-{seed}", probes.name()),
-            dataset: dataset.into(),
+            name: format!("{}/clean/{}/seed-{seed}", dataset.name(), probes.name()),
+            dataset,
             kind: CaseKind::Clean,
             shortcuts: Vec::new(),
             shares: Vec::new(),
@@ -287,10 +315,10 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
     let first = if config.tuning { 0 } else { EVALUATION_SEED };
     if config.quick {
         return vec![
-            planted(CaseKind::StrokeColour, 0.95, first, "mnist"),
-            planted(CaseKind::CornerMark, 0.95, first + 1, "mnist"),
-            planted(CaseKind::TwoStrokeColours, 0.95, first, "mnist"),
-            clean(first, "mnist"),
+            planted(CaseKind::StrokeColour, 0.95, first, Dataset::Mnist),
+            planted(CaseKind::CornerMark, 0.95, first + 1, Dataset::Mnist),
+            planted(CaseKind::TwoStrokeColours, 0.95, first, Dataset::Mnist),
+            clean(first, Dataset::Mnist),
         ];
     }
     // The full benchmark's seeds start at EVALUATION_SEED: the causal test's margins were
@@ -312,21 +340,26 @@ pub fn cases(config: &BenchmarkConfig) -> Vec<Case> {
     ] {
         for (strength, seeds) in [1.0, 0.95, 0.8].into_iter().zip(per_strength) {
             for i in 0..seeds {
-                out.push(planted(kind, strength, first + i, "mnist"));
+                out.push(planted(kind, strength, first + i, Dataset::Mnist));
             }
         }
     }
     for i in 0..10 {
-        out.push(clean(first + i, "mnist"));
+        out.push(clean(first + i, Dataset::Mnist));
     }
     if config.fashion.is_some() {
         for (i, kind) in [CaseKind::StrokeColour, CaseKind::CornerMark]
             .into_iter()
             .enumerate()
         {
-            out.push(planted(kind, 0.95, first + 20 + i as u64, "fashion-mnist"));
+            out.push(planted(
+                kind,
+                0.95,
+                first + 20 + i as u64,
+                Dataset::FashionMnist,
+            ));
         }
-        out.push(clean(first + 20, "fashion-mnist"));
+        out.push(clean(first + 20, Dataset::FashionMnist));
     }
     out
 }

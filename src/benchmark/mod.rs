@@ -254,7 +254,9 @@ fn names(d: &Driver, shortcut: &Shortcut) -> bool {
         Shortcut::Stripes { angle_deg, .. } => d
             .stripes_deg
             .is_some_and(|a| same_angle(a, *angle_deg as f64, NAMED_ANGLE)),
-        _ => same_color(d.color, shortcut.color(), NAMED_HUE),
+        Shortcut::StrokeColor { .. }
+        | Shortcut::BackgroundColor { .. }
+        | Shortcut::ScatteredPixels { .. } => same_color(d.color, shortcut.color(), NAMED_HUE),
     }
 }
 
@@ -428,10 +430,10 @@ pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkRes
     let bar = progress.bar(all.len() as u64, "benchmark cases");
     let mut results = Vec::new();
     for case in &all {
-        let base = match (case.dataset.as_str(), &fashion) {
-            ("fashion-mnist", Some(f)) => f,
-            ("fashion-mnist", None) => continue,
-            _ => &mnist,
+        let base = match (case.dataset, &fashion) {
+            (Dataset::FashionMnist, Some(f)) => f,
+            (Dataset::FashionMnist, None) => continue,
+            (Dataset::Mnist, _) => &mnist,
         };
         results.extend(run_case(case, base, config, &Progress::hidden())?);
         bar.inc(1)?;

@@ -166,7 +166,11 @@ impl Shortcut {
         match self {
             Shortcut::CornerMark { corner, .. } => Some(corner.position()),
             Shortcut::Stamp { edge, .. } => Some(edge.position()),
-            _ => None,
+            Shortcut::StrokeColor { .. }
+            | Shortcut::BackgroundColor { .. }
+            | Shortcut::Stripes { .. }
+            | Shortcut::ScatteredPixels { .. }
+            | Shortcut::Frame { .. } => None,
         }
     }
 
@@ -177,15 +181,18 @@ impl Shortcut {
         if self.kind() != other.kind() {
             return false;
         }
-        match (self, other) {
-            (Shortcut::CornerMark { .. } | Shortcut::Stamp { .. }, _) => {
+        match self {
+            Shortcut::CornerMark { .. } | Shortcut::Stamp { .. } => {
                 self.position() == other.position()
                     && same_color(self.color(), other.color(), DECOY_HUE)
             }
-            (Shortcut::Stripes { angle_deg: a, .. }, Shortcut::Stripes { angle_deg: b, .. }) => {
-                a == b
+            Shortcut::Stripes { angle_deg: a, .. } => {
+                matches!(other, Shortcut::Stripes { angle_deg: b, .. } if a == b)
             }
-            _ => same_color(self.color(), other.color(), DECOY_HUE),
+            Shortcut::StrokeColor { .. }
+            | Shortcut::BackgroundColor { .. }
+            | Shortcut::ScatteredPixels { .. }
+            | Shortcut::Frame { .. } => same_color(self.color(), other.color(), DECOY_HUE),
         }
     }
 
@@ -257,7 +264,10 @@ impl Shortcut {
                     }
                 }
             }
-            _ => self.with_color(other_color(rng)),
+            Shortcut::StrokeColor { .. }
+            | Shortcut::BackgroundColor { .. }
+            | Shortcut::ScatteredPixels { .. }
+            | Shortcut::Frame { .. } => self.with_color(other_color(rng)),
         }
     }
 

@@ -32,7 +32,7 @@ fn blank_set() -> LabeledImages {
 fn case_of(shortcuts: Vec<Shortcut>, shares: Vec<f64>, together: bool) -> Case {
     Case {
         name: "test".into(),
-        dataset: "mnist".into(),
+        dataset: Dataset::Mnist,
         kind: CaseKind::CornerMark,
         shortcuts,
         strength: shares.iter().sum(),

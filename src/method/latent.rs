@@ -10,8 +10,8 @@
 use burn::prelude::Device;
 
 use crate::error::Result;
-use crate::nn::vae::{self, Vae};
-pub use crate::nn::vae::{LatentMode, VaeConfig, VaeTrainParams, VaeTraining};
+use crate::nn::vae;
+pub use crate::nn::vae::{LatentMode, TrainedVae, VaeConfig, VaeTrainParams, VaeTraining};
 use crate::progress::Progress;
 use crate::seed::{Rng, SeedPath, Stream};
 
@@ -73,7 +73,7 @@ pub fn fit_vae(
     (init_seed, rng): (u64, &mut Rng),
     progress: &Progress,
     label: String,
-) -> Result<(Vae, VaeTraining)> {
+) -> Result<(TrainedVae, VaeTraining)> {
     let count = x.len() / config.input_len().max(1);
     let bar = progress.bar(vae::epoch_estimate(params, count), label);
     let guide = guide.filter(|_| config.guide_classes.is_some());
@@ -94,46 +94,9 @@ pub fn fit_vae(
     Ok(fitted)
 }
 
-/// A VAE saved by a report (`vae.safetensors` and `vae.json`), loaded to decode latent
-/// points into pictures.
-pub struct SavedVae {
-    vae: Vae,
-    config: VaeConfig,
-    device: Device,
-}
-
-impl SavedVae {
-    /// Loads the weights and config a report wrote, on `device`.
-    pub fn load(
-        weights: &std::path::Path,
-        config: &std::path::Path,
-        device: &Device,
-    ) -> Result<Self> {
-        let text = crate::data::read_file(config)?;
-        let config: VaeConfig = serde_json::from_slice(&text)
-            .map_err(|e| crate::Error::data(config, format!("not a spurion VAE config: {e}")))?;
-        let vae = crate::nn::load_weights(Vae::new(&config, device), weights)?;
-        Ok(SavedVae {
-            vae,
-            config,
-            device: device.clone(),
-        })
-    }
-
-    pub fn config(&self) -> &VaeConfig {
-        &self.config
-    }
-
-    /// Decodes latent points (`count x latent_dim`) into images, values in `[0, 1]`.
-    pub fn decode(&self, z: &[f32]) -> Result<crate::data::Images> {
-        vae::decode(&self.vae, &self.config, z, &self.device)
-    }
-}
-
 /// A trained VAE and every probe's place in its latent space.
 pub struct LatentSpace {
-    pub vae: Vae,
-    pub config: VaeConfig,
+    pub vae: TrainedVae,
     pub training: VaeTraining,
     /// Encoder means, `probes x dim`.
     pub means: Vec<f32>,
@@ -185,16 +148,11 @@ impl LatentSpace {
             label,
         )?;
         let mut rng = seeds.rng(Stream::LatentSample);
-        let mut encode = |mode| {
-            vae::encode(
-                &vae, &config, thumbnails, mode, batch_size, device, &mut rng,
-            )
-        };
+        let mut encode = |mode| vae.encode(thumbnails, mode, batch_size, &mut rng);
         let means = encode(LatentMode::Mean)?;
         let samples = encode(LatentMode::Sample)?;
         Ok(LatentSpace {
             vae,
-            config,
             training,
             means,
             samples,

@@ -1,6 +1,5 @@
 //! The method of Tischler (2024), and what spurion adds to it, as computation: nothing here
-//! writes files, and the one thing read is a saved VAE ([`latent::SavedVae`], a report's
-//! weights loaded to decode latent points into pictures).
+//! reads or writes files (a report's VAE is loaded back by [`crate::TrainedVae`]).
 //!
 //! 1. Probes ([`crate::probes`]) and their probabilities `p_c(x)` ([`crate::model`]).
 //! 2. A VAE trained on the probes gives each a latent point ([`latent`]).

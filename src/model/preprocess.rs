@@ -177,16 +177,6 @@ impl InputType {
             InputType::Uint8 => DatumType::U8,
         }
     }
-
-    /// The ONNX `TensorProto.DataType` code.
-    pub(crate) fn onnx_code(self) -> i32 {
-        match self {
-            InputType::Float32 => 1,
-            InputType::Uint8 => 2,
-            InputType::Float16 => 10,
-            InputType::Float64 => 11,
-        }
-    }
 }
 
 fn per_channel(

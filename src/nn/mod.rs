@@ -100,6 +100,28 @@ pub(crate) fn scalar(t: Tensor<1>) -> Result<f64> {
     Ok(to_vec(t)?[0] as f64)
 }
 
+/// A trained network as files: safetensors weights and its config as pretty JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedModel {
+    pub weights: Vec<u8>,
+    pub config_json: Vec<u8>,
+}
+
+impl SavedModel {
+    /// Serialises `module` and `config` in memory.
+    pub(crate) fn of<M: burn::module::Module>(
+        module: &M,
+        config: &impl serde::Serialize,
+        kind: &str,
+    ) -> Result<Self> {
+        Ok(SavedModel {
+            weights: weights_bytes(module, &[("spurion", kind)])?,
+            config_json: serde_json::to_vec_pretty(config)
+                .map_err(|e| Error::Invalid(format!("serialising a config: {e}")))?,
+        })
+    }
+}
+
 /// A module's weights as safetensors bytes, with `metadata` in the header.
 pub fn weights_bytes<M: Module>(module: &M, metadata: &[(&str, &str)]) -> Result<Vec<u8>> {
     use burn::store::{ModuleSnapshot, SafetensorsStore};

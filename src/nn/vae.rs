@@ -7,6 +7,8 @@
 //! per-pixel Bernoulli logits. Loss: the negative ELBO, reconstruction cross-entropy (written
 //! with `log_sigmoid`) plus the KL divergence to `N(0, I)`, per probe.
 
+use std::path::Path;
+
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -15,7 +17,7 @@ use burn::tensor::activation::{log_sigmoid, relu, sigmoid};
 use rand::seq::SliceRandom;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{matrix, seeded_init, to_vec};
+use super::{SavedModel, matrix, seeded_init, to_vec};
 use crate::data::Images;
 use crate::error::Result;
 use crate::seed::Rng;
@@ -263,7 +265,7 @@ pub fn train(
     init_seed: u64,
     rng: &mut Rng,
     mut on_epoch: impl FnMut(usize, f64) -> Result<()>,
-) -> Result<(Vae, VaeTraining)> {
+) -> Result<(TrainedVae, VaeTraining)> {
     let ad = device.clone().autodiff();
     let d = config.input_len();
     let n = x.len() / d.max(1);
@@ -366,7 +368,11 @@ pub fn train(
         None => (model.valid(), last_train),
     };
     Ok((
-        model,
+        TrainedVae {
+            model,
+            config: config.clone(),
+            device: device.clone(),
+        },
         VaeTraining {
             epochs,
             steps,
@@ -408,46 +414,84 @@ pub enum LatentMode {
     Sample,
 }
 
-/// Encodes flattened thumbnails in batches; returns `count x latent_dim` latents.
-pub fn encode(
-    model: &Vae,
-    config: &VaeConfig,
-    x: &[f32],
-    mode: LatentMode,
-    batch_size: usize,
-    device: &Device,
-    rng: &mut Rng,
-) -> Result<Vec<f32>> {
-    let d = config.input_len();
-    let n = x.len() / d;
-    let mut out = Vec::with_capacity(n * config.latent_dim);
-    for start in (0..n).step_by(batch_size.max(1)) {
-        let end = start + batch_size.min(n - start);
-        let xb = matrix(x[start * d..end * d].to_vec(), end - start, d, device);
-        let (mu, log_var) = model.encode(xb);
-        let z = match mode {
-            LatentMode::Mean => mu,
-            LatentMode::Sample => {
-                let eps = normal((end - start) * config.latent_dim, rng);
-                mu + (log_var * 0.5).exp() * matrix(eps, end - start, config.latent_dim, device)
-            }
-        };
-        out.extend(to_vec(z)?);
-    }
-    Ok(out)
+/// A trained VAE: the network, its shape and the device it runs on, as one value that
+/// encodes probes, decodes latent points into pictures, and saves itself.
+pub struct TrainedVae {
+    model: Vae,
+    config: VaeConfig,
+    device: Device,
 }
 
-/// Decodes latents (`count x latent_dim`) to images with values in `[0, 1]`.
-pub fn decode(model: &Vae, config: &VaeConfig, z: &[f32], device: &Device) -> Result<Images> {
-    let n = z.len() / config.latent_dim;
-    let x = sigmoid(model.decode(matrix(z.to_vec(), n, config.latent_dim, device)));
-    Ok(Images {
-        count: n,
-        channels: config.channels,
-        height: config.size,
-        width: config.size,
-        data: to_vec(x)?,
-    })
+impl TrainedVae {
+    /// Loads the weights and config a report wrote (`vae.safetensors`, `vae.json`), on
+    /// `device`.
+    pub fn load(weights: &Path, config: &Path, device: &Device) -> Result<Self> {
+        let text = crate::data::read_file(config)?;
+        let config: VaeConfig = serde_json::from_slice(&text)
+            .map_err(|e| crate::Error::data(config, format!("not a spurion VAE config: {e}")))?;
+        let model = super::load_weights(Vae::new(&config, device), weights)?;
+        Ok(TrainedVae {
+            model,
+            config,
+            device: device.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &VaeConfig {
+        &self.config
+    }
+
+    /// The weights (safetensors) and config (JSON), as a report saves them.
+    pub fn save(&self) -> Result<SavedModel> {
+        SavedModel::of(&self.model, &self.config, "vae")
+    }
+
+    /// Encodes flattened thumbnails (`count x input_len`) in batches; returns `count x
+    /// latent_dim` latents (`rng` draws the noise of [`LatentMode::Sample`]).
+    pub fn encode(
+        &self,
+        x: &[f32],
+        mode: LatentMode,
+        batch_size: usize,
+        rng: &mut Rng,
+    ) -> Result<Vec<f32>> {
+        let (config, device) = (&self.config, &self.device);
+        let d = config.input_len();
+        let n = x.len() / d;
+        let mut out = Vec::with_capacity(n * config.latent_dim);
+        for start in (0..n).step_by(batch_size.max(1)) {
+            let end = start + batch_size.min(n - start);
+            let xb = matrix(x[start * d..end * d].to_vec(), end - start, d, device);
+            let (mu, log_var) = self.model.encode(xb);
+            let z = match mode {
+                LatentMode::Mean => mu,
+                LatentMode::Sample => {
+                    let eps = normal((end - start) * config.latent_dim, rng);
+                    mu + (log_var * 0.5).exp() * matrix(eps, end - start, config.latent_dim, device)
+                }
+            };
+            out.extend(to_vec(z)?);
+        }
+        Ok(out)
+    }
+
+    /// Decodes latent points (`count x latent_dim`) into images with values in `[0, 1]`.
+    pub fn decode(&self, z: &[f32]) -> Result<Images> {
+        let config = &self.config;
+        let n = z.len() / config.latent_dim;
+        // [n, latent_dim] -> [n, channels * size * size]
+        let x = sigmoid(
+            self.model
+                .decode(matrix(z.to_vec(), n, config.latent_dim, &self.device)),
+        );
+        Ok(Images {
+            count: n,
+            channels: config.channels,
+            height: config.size,
+            width: config.size,
+            data: to_vec(x)?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -219,7 +219,7 @@ fn saved_models_load_back() {
     assert_eq!(classifier.class_names(), ["0", "1"]);
     // The saved VAE decodes the saved centroids into the prototypes the report shows.
     let run = &t.runs[0];
-    let vae = spurion::method::latent::SavedVae::load(
+    let vae = spurion::TrainedVae::load(
         &r.out.join(run.files.vae_weights.as_ref().unwrap()),
         &r.out.join(run.files.vae_config.as_ref().unwrap()),
         &device,

@@ -14,7 +14,8 @@ causal test on real images, and says "nothing found" when nothing is.
 
 `predict` is any callable taking a float32 numpy batch (N, 3, H, W) in [0, 1] and returning
 probabilities (N, C) (or logits, with output="logits"). For a PyTorch model, see
-spurion.torch.predictor.
+spurion.torch.predictor. Settings left as None take spurion's defaults (`spurion.defaults()`),
+the same for `audit`, `audit_onnx` and the command line.
 
 Progress shows with tqdm when it is installed (in a terminal and in Jupyter), otherwise as
 the Rust bars on stderr; Ctrl-C (or the notebook's interrupt) stops a run at its next step
@@ -32,7 +33,7 @@ import numpy as np
 from . import _spurion
 
 __version__ = _spurion.__version__
-__all__ = ["audit", "audit_onnx", "probes", "reproduce", "AuditResult", "TqdmBars"]
+__all__ = ["audit", "audit_onnx", "defaults", "probes", "reproduce", "AuditResult", "TqdmBars"]
 
 
 def _generated(family, count, size, seed):
@@ -106,42 +107,42 @@ def _bars(progress, quiet):
     )
 
 
-def _to_probabilities(raw, output):
-    raw = np.asarray(raw, dtype=np.float64)
-    if output == "probabilities":
-        return raw
-    if output == "logits":
-        if raw.ndim == 2 and raw.shape[1] == 1:
-            return 1.0 / (1.0 + np.exp(-raw))
-        z = raw - raw.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
-    raise ValueError(f"output: expected 'probabilities' or 'logits', got {output!r}")
-
-
-def _checked(predict, output, classes):
-    """`predict` as the core calls it: float32 bytes in, float32 bytes out, every batch checked."""
+def _checked(predict):
+    """`predict` as the core calls it: float32 bytes in; its output as float32 bytes with the
+    array's shape out. The core checks the shape and the values and turns logits into
+    probabilities."""
 
     def call(buf, n, c, h, w):
         x = np.frombuffer(buf, dtype="<f4").reshape(n, c, h, w)
-        p = _to_probabilities(predict(x), output)
-        if classes == 2 and p.ndim == 1:
-            p = p[:, None]
-        widths = (2, 1) if classes == 2 else (classes,)
-        if p.ndim != 2 or p.shape[0] != n or p.shape[1] not in widths:
-            raise ValueError(f"predict returned shape {p.shape}, expected ({n}, {classes})")
-        if not np.all(np.isfinite(p)):
-            raise ValueError("predict returned NaN or infinite values")
-        if p.min() < 0.0 or p.max() > 1.0:
-            raise ValueError(
-                f"predict returned values outside [0, 1] ({p.min():.3g} to {p.max():.3g}); "
-                "pass output='logits' if they are logits"
-            )
-        if p.shape[1] == 1:  # one sigmoid output: a binary model, p_1
-            p = np.concatenate([1.0 - p, p], axis=1)
-        return np.ascontiguousarray(p, dtype="<f4").tobytes()
+        raw = np.asarray(predict(x), dtype="<f4")
+        return np.ascontiguousarray(raw).tobytes(), tuple(int(d) for d in raw.shape)
 
     return call
+
+
+def _settings(probes, probes_count, latent_dim, k, seed):
+    """The settings given (None: left to spurion's defaults), as JSON for the core. `probes` is
+    a family, a folder, or several: a comma-separated string or a list."""
+    given = {}
+    if probes is not None:
+        items = [probes] if isinstance(probes, (str, os.PathLike)) else list(probes)
+        given["probes"] = [os.fspath(p) for p in items]
+    if probes_count is not None:
+        given["probes_count"] = int(probes_count)
+    if latent_dim is not None:
+        given["latent_dim"] = int(latent_dim)
+    if k is not None:
+        given["k"] = str(k)
+    if seed is not None:
+        given["seed"] = int(seed)
+    return json.dumps(given)
+
+
+def defaults():
+    """The settings `audit` and `audit_onnx` use where they are given None: probes, probes_count
+    (None: `generated_probes` generated probes, or every image of a folder), latent_dim, k and
+    seed."""
+    return json.loads(_spurion.defaults())
 
 
 class AuditResult:
@@ -149,23 +150,26 @@ class AuditResult:
     it), `acp` with its `chance` and `ceiling`, per-probe `latents` and `probabilities`, and
     the report folder (`report_dir`, with report.html), which `save` copies."""
 
-    def __init__(self, results, report_dir, prototypes=None, nearest=None):
+    def __init__(self, results, report_dir, pictures=None):
         self.results = results
-        # Decoded centroids (clusters, 3, S, S), S the VAE's thumbnail size; each finding's
-        # "prototype" is its cluster's, and its "nearest_probes" (n, 3, S, S) the held-out
-        # probes nearest that centroid.
-        self.prototypes = prototypes
-        self.nearest_probes = nearest or []
+        # Per probe set's run: decoded centroids (clusters, 3, S, S), S the VAE's thumbnail
+        # size, and per cluster the held-out probes nearest its centroid (n, 3, S, S). Each
+        # finding's "prototype" and "nearest_probes" are those of its cluster in its run.
+        pictures = pictures or {}
+        first = results["runs"][0]["family"]
+        self.prototypes, self.nearest_probes = pictures.get(first, (None, []))
         self.report_dir = pathlib.Path(report_dir)
         run = results["runs"][0]["run"]
         self.run = run
         self.class_names = results["class_names"]
         self.findings = results["findings"]
-        for key, per_cluster in (("prototype", prototypes), ("nearest_probes", self.nearest_probes)):
-            for f in self.findings:
-                j = f.get("cluster")
-                if per_cluster is not None and j is not None and j < len(per_cluster):
-                    f[key] = per_cluster[j]
+        for f in self.findings:
+            prototypes, nearest = pictures.get(f.get("probes", first), (None, []))
+            j = f.get("cluster")
+            if prototypes is not None and j is not None and j < len(prototypes):
+                f["prototype"] = prototypes[j]
+            if j is not None and j < len(nearest):
+                f["nearest_probes"] = nearest[j]
         self.clusters = run["clusters"]
         self.acp = run["acp"]
         self.chance = run["chance"]
@@ -224,12 +228,6 @@ def _run(out, call):
         raise
 
 
-def _method(probes, probes_count, latent_dim, k, seed):
-    """The settings both audits pass the core, in its order."""
-    count = None if probes_count is None else int(probes_count)
-    return str(probes), count, int(latent_dim), "" if k is None else str(k), int(seed)
-
-
 def _images(pair):
     data, shape = pair
     return np.frombuffer(data, dtype="<f4").reshape(shape).copy()
@@ -237,12 +235,12 @@ def _images(pair):
 
 def audit(
     predict,
-    probes="solid",
-    probes_count=10_000,
+    probes=None,
+    probes_count=None,
     input_size=(28, 28),
-    latent_dim=3,
+    latent_dim=None,
     k=None,
-    seed=0,
+    seed=None,
     out=None,
     holdout=None,
     class_names=None,
@@ -254,8 +252,12 @@ def audit(
     """Finds what drives each class of the classifier behind `predict`.
 
     predict: a callable from a float32 array (N, 3, H, W) in [0, 1] to probabilities (N, C),
-        or logits with output="logits".
-    probes: a probe family (solid, patch, gratings, noise, frame, glyph, mixed) or a folder of images.
+        or logits with output="logits" (spurion applies the softmax, or the sigmoid for one
+        output).
+    probes: a probe family (solid, patch, gratings, noise, frame, glyph, mixed) or a folder of
+        images; several as a comma-separated string or a list, each run in turn.
+    probes_count, latent_dim, k (a number or "auto"), seed: None takes spurion's default
+        (`spurion.defaults()`).
     holdout: real images (N, 3, H, W) in [0, 1] for the causal test; without them no class
         can be "found" (the report says "not tested on real images").
     out: the report folder (default: a temporary folder, kept in result.report_dir).
@@ -264,11 +266,12 @@ def audit(
         finish(bar) and line(text) methods.
     """
     h, w = _size(input_size)
+    settings = _settings(probes, probes_count, latent_dim, k, seed)
     if class_names is None:
-        first = _to_probabilities(predict(_generated("solid", 2, (h, w), seed)), output)
-        if first.ndim != 2 or first.shape[0] != 2:
+        first = np.asarray(predict(_generated("solid", 2, (h, w), 0)))
+        if first.ndim not in (1, 2) or first.shape[0] != 2:
             raise ValueError(f"predict returned shape {first.shape} for 2 images, expected (2, classes)")
-        classes = 2 if first.shape[1] == 1 else first.shape[1]
+        classes = 2 if first.ndim == 1 or first.shape[1] == 1 else first.shape[1]
         class_names = [str(i) for i in range(classes)]
     class_names = [str(c) for c in class_names]
     hold = None
@@ -280,13 +283,14 @@ def audit(
         count = hold.shape[0]
         hold = np.ascontiguousarray(hold, dtype="<f4").tobytes()
     quiet, bars = _bars(progress, quiet)
-    target, (text, protos, nearest) = _run(
+    target, (text, runs) = _run(
         out,
         lambda target: _spurion.audit(
-            _checked(predict, output, len(class_names)),
+            _checked(predict),
             class_names,
             (h, w),
-            *_method(probes, probes_count, latent_dim, k, seed),
+            settings,
+            str(output),
             str(target),
             bool(force),
             hold,
@@ -295,17 +299,17 @@ def audit(
             bars,
         ),
     )
-    prototypes = _images(protos) if protos is not None else None
-    return AuditResult(json.loads(text), target, prototypes, [_images(n) for n in nearest])
+    pictures = {name: (_images(p), [_images(n) for n in near]) for name, p, near in runs}
+    return AuditResult(json.loads(text), target, pictures)
 
 
 def audit_onnx(
     model,
-    probes="solid",
+    probes=None,
     probes_count=None,
-    latent_dim=3,
+    latent_dim=None,
     k=None,
-    seed=0,
+    seed=None,
     out=None,
     holdout=None,
     runtime="auto",
@@ -315,13 +319,15 @@ def audit_onnx(
     progress="auto",
 ):
     """`spurion audit` on an ONNX file (or a spurion model folder): tract or ONNX Runtime
-    (runtime="ort", with ort_lib or ORT_DYLIB_PATH naming its library)."""
+    (runtime="ort", with ort_lib or ORT_DYLIB_PATH naming its library). probes, probes_count,
+    latent_dim, k and seed as in `audit`."""
+    settings = _settings(probes, probes_count, latent_dim, k, seed)
     quiet, bars = _bars(progress, quiet)
     target, text = _run(
         out,
         lambda target: _spurion.audit_onnx(
             os.fspath(model),
-            *_method(probes, probes_count, latent_dim, k, seed),
+            settings,
             str(target),
             bool(force),
             None if holdout is None else os.fspath(holdout),

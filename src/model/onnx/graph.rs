@@ -1,9 +1,11 @@
-//! What an ONNX graph declares, read from its protobuf before any engine runs it: element
-//! types (ONNX Runtime's session reports the same ones), inputs and outputs, the exporter,
-//! and class names (a labels file, or the model's metadata).
+//! What an ONNX model declares, whichever engine reads it: element types (ONNX Runtime's
+//! session reports the same ones as the protobuf), inputs and outputs, the operator that ends
+//! the graph, the exporter, and class names (a labels file, or the model's metadata). Both
+//! engines hand what they read to the shared checks as a [`Read`].
 
 use std::path::Path;
 
+use super::super::settings::OutputKind;
 use crate::error::{Error, Result};
 
 /// An element type as an ONNX graph declares it (`TensorProto.DataType`).
@@ -116,6 +118,66 @@ impl Declared {
     pub fn type_name(&self) -> &'static str {
         self.elem_type.name()
     }
+}
+
+/// Input dimensions as declared: `[N, C, H, W]` or `[N, H, W, C]`, `None` where not a number.
+pub(super) type DeclaredDims = Vec<Option<usize>>;
+
+/// What an engine read from a model, before spurion checks any of it; `engine` is the engine's
+/// own half, made ready to run once the preprocessing is resolved.
+pub(super) struct Read<E> {
+    /// The inputs the graph declares (initializers excluded).
+    pub inputs: Vec<Declared>,
+    pub outputs: Vec<Declared>,
+    /// The first input's dimensions.
+    pub input_dims: DeclaredDims,
+    /// Class names the model's metadata holds.
+    pub labels: Option<Vec<String>>,
+    /// The outputs the graph computes with a final Softmax or Sigmoid: empty where the graph
+    /// could not be read.
+    pub activations: Vec<(String, OutputKind)>,
+    pub engine: E,
+}
+
+impl<E> Read<E> {
+    /// What the graph's last operator makes of output `name`, when it is known.
+    pub fn activation(&self, name: &str) -> Option<OutputKind> {
+        self.activations
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, kind)| kind)
+    }
+}
+
+/// The outputs among `outputs` that the graph computes with a final Softmax or Sigmoid.
+pub(super) fn activations(
+    proto: &tract_onnx::pb::ModelProto,
+    outputs: &[Declared],
+) -> Vec<(String, OutputKind)> {
+    outputs
+        .iter()
+        .filter_map(|o| ends_in(proto, &o.name).map(|kind| (o.name.clone(), kind)))
+        .collect()
+}
+
+/// `Softmax` or `Sigmoid` when the graph computes output `name` with that operator (through
+/// any reshaping that follows it); None otherwise.
+fn ends_in(proto: &tract_onnx::pb::ModelProto, name: &str) -> Option<OutputKind> {
+    let graph = proto.graph.as_ref()?;
+    let mut name = name.to_string();
+    // Bounded: a malformed graph could loop.
+    for _ in 0..graph.node.len() {
+        let node = graph.node.iter().find(|n| n.output.contains(&name))?;
+        match node.op_type.as_str() {
+            "Softmax" => return Some(OutputKind::Softmax),
+            "Sigmoid" => return Some(OutputKind::Sigmoid),
+            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Cast" => {
+                name = node.input.first()?.clone();
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The graph's inputs (initializers excluded) and outputs.

@@ -5,23 +5,23 @@
 //! picks the output with the class scores, resolves the preprocessing against the declared
 //! input, and compiles the graph for a symbolic batch size. Anything spurion cannot feed or
 //! read is refused with what the model declares.
+//!
+//! Each engine reads the model its own way (`tract.rs`, `ort.rs`) into the same `graph::Read`;
+//! one step here, `assemble`, checks it whichever engine read it and builds the [`OnnxModel`],
+//! so both engines accept and refuse the same models with the same messages.
 
 pub mod graph;
+mod ort;
+mod tract;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
-use tract_onnx::tract_hir::internal::DimLike;
-
-use graph::{
-    Declared, ElemType, exporter, list, metadata_labels, parse_labels, read_labels, signature,
-};
+use self::ort::OrtSession;
+use graph::{Declared, DeclaredDims, ElemType, Read, list, read_labels};
 
 use super::output::{check_raw_outputs, probability_note, to_probabilities};
 use super::preprocess::{InputType, Preprocess};
-use super::runtime::{Engine, OnnxRuntime, OrtSession, Port};
+use super::runtime::{Engine, OnnxRuntime};
 use super::settings::{Channels, Layout, OnnxSettings, OutputKind};
 use super::{ModelFormat, ModelInfo, ProbabilityModel};
 use crate::data::Images;
@@ -30,7 +30,7 @@ use crate::metrics::Probabilities;
 
 /// What runs the graph.
 enum Runner {
-    Tract(Arc<TypedRunnableModel>),
+    Tract(tract::Plan),
     Ort {
         session: OrtSession,
         input: String,
@@ -59,9 +59,6 @@ pub struct OnnxModel {
 /// weighted k-means and its statistics.
 pub const MAX_CLASSES: usize = 25_000;
 
-/// Input values as declared: `[N, C, H, W]` or `[N, H, W, C]`, `None` where not a number.
-type DeclaredDims = Vec<Option<usize>>;
-
 impl OnnxModel {
     /// Loads and compiles `path` with `settings` (unset values come from what it declares),
     /// with tract.
@@ -79,155 +76,118 @@ impl OnnxModel {
     ) -> Result<Self> {
         crate::data::regular_file(path)?;
         match runtime.resolve()? {
-            Engine::Tract => Self::load_tract(path, settings),
-            Engine::Ort(lib) => Self::load_ort(path, settings, &lib, cuda),
+            Engine::Tract => assemble(path, settings, tract::open(path)?),
+            Engine::Ort(lib) => assemble(path, settings, ort::open(path, &lib, cuda)?),
         }
-    }
-
-    fn load_ort(path: &Path, settings: &OnnxSettings, lib: &Path, cuda: bool) -> Result<Self> {
-        let session = OrtSession::load(path, lib, cuda)?;
-        let declared = |p: &Port| Declared {
-            name: p.name.clone(),
-            elem_type: p.elem_type,
-            shape: p.shape.clone(),
-        };
-        let inputs: Vec<Declared> = session.inputs.iter().map(declared).collect();
-        let outputs: Vec<Declared> = session.outputs.iter().map(declared).collect();
-        if inputs.len() != 1 {
-            return Err(Error::data(
-                path,
-                format!(
-                    "model has {} inputs ({}): expected one image input",
-                    inputs.len(),
-                    list(&inputs)
-                ),
-            ));
-        }
-        let chosen = choose_output(path, &outputs, settings.output_name.as_deref())?;
-        let input_type = input_type(path, inputs.first())?;
-        let dims: DeclaredDims = session.inputs[0].dims.clone();
-        let (layout, size, channels) = input_geometry(path, settings, &dims, &inputs[0].shape)?;
-        let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
-        let out_dims = session
-            .outputs
-            .iter()
-            .find(|o| o.name == chosen.name)
-            .map(|o| o.dims.clone())
-            .unwrap_or_default();
-        let input = inputs[0].name.clone();
-        let output = chosen.name.clone();
-        let width = match out_dims.as_slice() {
-            [_, Some(w)] | [_, Some(w), Some(1), Some(1)] => *w,
-            // Not declared: what one image gives.
-            _ => {
-                let cc = preprocess.channel_count();
-                let shape = match layout {
-                    Layout::Nchw => [1, cc, size[0], size[1]],
-                    Layout::Nhwc => [1, size[0], size[1], cc],
-                };
-                let blank = vec![0.0f32; cc * size[0] * size[1]];
-                session
-                    .run(&input, &output, shape, &blank, input_type.onnx_code())?
-                    .len()
-            }
-        };
-        check_width(path, width, &chosen.name)?;
-        // The graph's last operator, when tract can read the graph (it may not, for a model
-        // only ONNX Runtime loads).
-        let graph_kind = tract_onnx::onnx()
-            .proto_model_for_path(path)
-            .ok()
-            .and_then(|proto| ends_in(&proto, &chosen.name));
-        let metadata = session.labels.as_deref().map(parse_labels);
-        let (class_names, class_names_source) = class_names(path, settings, metadata, width)?;
-        let (output_kind, output_source) = output_kind(settings, graph_kind, width)?;
-        Ok(OnnxModel {
-            runtime: session.description.clone(),
-            runner: Runner::Ort {
-                session,
-                input,
-                output,
-            },
-            preprocess,
-            outputs: width,
-            input_type,
-            class_names,
-            output: output_kind,
-            output_source,
-            class_names_source,
-            path: path.to_path_buf(),
-        })
-    }
-
-    fn load_tract(path: &Path, settings: &OnnxSettings) -> Result<Self> {
-        let bad = |e: &dyn std::fmt::Display| not_usable(path, e);
-        // value_info only hints at shapes, and exporters write hints that disagree with the
-        // batch size spurion sets (Paddle2ONNX's `DynamicDimension.0`): tract infers them.
-        let onnx = tract_onnx::onnx().with_ignore_value_info(true);
-        let proto = onnx.proto_model_for_path(path).map_err(|e| bad(&e))?;
-        let (inputs, outputs) = signature(&proto);
-        let failed = |e: &dyn std::fmt::Display| tract_failure(path, &proto, e);
-        // The model's folder is where external data files (`model.onnx.data`) are found.
-        let dir = path.parent().and_then(|d| d.to_str());
-        let parsed = onnx.parse(&proto, dir).map_err(|e| failed(&e))?;
-        if !parsed.unresolved_inputs.is_empty() {
-            return Err(bad(&format!(
-                "inputs {:?} are used but never defined",
-                parsed.unresolved_inputs
-            )));
-        }
-        let mut model = parsed.model;
-        if model.inputs.len() != 1 {
-            return Err(Error::data(
-                path,
-                format!(
-                    "model has {} inputs ({}): expected one image input",
-                    model.inputs.len(),
-                    list(&inputs)
-                ),
-            ));
-        }
-        let chosen = choose_output(path, &outputs, settings.output_name.as_deref())?;
-        if outputs.len() > 1 {
-            model = model
-                .with_outputs_by_name([chosen.name.as_str()])
-                .map_err(|e| failed(&e))?;
-        }
-        let input = inputs.first();
-        let input_type = input_type(path, input)?;
-        let declared: DeclaredDims = model
-            .input_fact(0)
-            .map_err(|e| failed(&e))?
-            .shape
-            .dims()
-            .map(|d| d.concretize().and_then(|d| d.to_usize().ok()))
-            .collect();
-        let shape_text = input.map_or("?", |i| i.shape.as_str());
-        let (layout, size, channels) = input_geometry(path, settings, &declared, shape_text)?;
-        let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
-        let (plan, width) = compile(path, model, &preprocess, input_type, chosen, &failed)?;
-        check_width(path, width, &chosen.name)?;
-        let (class_names, class_names_source) =
-            class_names(path, settings, metadata_labels(&proto), width)?;
-        let (output, output_source) = output_kind(settings, ends_in(&proto, &chosen.name), width)?;
-        Ok(OnnxModel {
-            runner: Runner::Tract(plan),
-            runtime: "tract".to_string(),
-            preprocess,
-            outputs: width,
-            input_type,
-            class_names,
-            output,
-            output_source,
-            class_names_source,
-            path: path.to_path_buf(),
-        })
     }
 
     /// The resolved preprocessing.
     pub fn preprocess(&self) -> &Preprocess {
         &self.preprocess
     }
+}
+
+/// An engine's model, read but not yet ready to run: it becomes a [`Runner`] once the
+/// preprocessing is resolved (tract compiles for that input; ONNX Runtime may run a blank
+/// image to learn the output's width).
+trait Finish {
+    /// The engine, in words, for the report.
+    fn runtime(&self) -> String;
+
+    /// The runner feeding input `input` as `preprocess` makes images, in `input_type`, and
+    /// reading output `output`; and that output's width.
+    fn finish(
+        self,
+        path: &Path,
+        preprocess: &Preprocess,
+        input_type: InputType,
+        input: &str,
+        output: &Declared,
+    ) -> Result<(Runner, usize)>;
+}
+
+impl Finish for tract::Parsed {
+    fn runtime(&self) -> String {
+        "tract".to_string()
+    }
+
+    fn finish(
+        self,
+        path: &Path,
+        preprocess: &Preprocess,
+        input_type: InputType,
+        _input: &str,
+        output: &Declared,
+    ) -> Result<(Runner, usize)> {
+        let (plan, width) = self.compile(path, preprocess, input_type, output)?;
+        Ok((Runner::Tract(plan), width))
+    }
+}
+
+impl Finish for OrtSession {
+    fn runtime(&self) -> String {
+        self.description.clone()
+    }
+
+    fn finish(
+        self,
+        _path: &Path,
+        preprocess: &Preprocess,
+        input_type: InputType,
+        input: &str,
+        output: &Declared,
+    ) -> Result<(Runner, usize)> {
+        let width = self.width(input, &output.name, preprocess, input_type)?;
+        Ok((
+            Runner::Ort {
+                session: self,
+                input: input.to_string(),
+                output: output.name.clone(),
+            },
+            width,
+        ))
+    }
+}
+
+/// The model `read` describes, checked the same way whichever engine read it: one image
+/// input of a type spurion feeds, an output of float scores, a geometry that fits the
+/// settings, and as many class names as the output has values.
+fn assemble<E: Finish>(path: &Path, settings: &OnnxSettings, read: Read<E>) -> Result<OnnxModel> {
+    if read.inputs.len() != 1 {
+        return Err(Error::data(
+            path,
+            format!(
+                "model has {} inputs ({}): expected one image input",
+                read.inputs.len(),
+                list(&read.inputs)
+            ),
+        ));
+    }
+    let chosen = choose_output(path, &read.outputs, settings.output_name.as_deref())?;
+    let input = &read.inputs[0];
+    let input_type = input_type(path, input)?;
+    let (layout, size, channels) = input_geometry(path, settings, &read.input_dims, &input.shape)?;
+    let preprocess = Preprocess::resolve(settings, size, channels, layout, input_type)?;
+    let graph_kind = read.activation(&chosen.name);
+    let runtime = read.engine.runtime();
+    let (runner, width) = read
+        .engine
+        .finish(path, &preprocess, input_type, &input.name, chosen)?;
+    check_width(path, width, &chosen.name)?;
+    let (class_names, class_names_source) = class_names(path, settings, read.labels, width)?;
+    let (output, output_source) = output_kind(settings, graph_kind, width)?;
+    Ok(OnnxModel {
+        runner,
+        runtime,
+        preprocess,
+        outputs: width,
+        input_type,
+        class_names,
+        output,
+        output_source,
+        class_names_source,
+        path: path.to_path_buf(),
+    })
 }
 
 /// At most [`MAX_CLASSES`] values per image.
@@ -280,80 +240,6 @@ enum OutputSource {
     Graph,
     /// Neither: taken for logits.
     Default,
-}
-
-/// `Softmax` or `Sigmoid` when the graph computes output `name` with that operator (through
-/// any reshaping that follows it); None otherwise.
-fn ends_in(proto: &tract_onnx::pb::ModelProto, name: &str) -> Option<OutputKind> {
-    let graph = proto.graph.as_ref()?;
-    let mut name = name.to_string();
-    // Bounded: a malformed graph could loop.
-    for _ in 0..graph.node.len() {
-        let node = graph.node.iter().find(|n| n.output.contains(&name))?;
-        match node.op_type.as_str() {
-            "Softmax" => return Some(OutputKind::Softmax),
-            "Sigmoid" => return Some(OutputKind::Sigmoid),
-            "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" | "Cast" => {
-                name = node.input.first()?.clone();
-            }
-            _ => return None,
-        }
-    }
-    None
-}
-
-fn not_usable(path: &Path, e: &dyn std::fmt::Display) -> Error {
-    Error::data(path, format!("not a usable ONNX model: {e}"))
-}
-
-/// Why tract cannot run a parsed model, with what helps the user: tract's whole chain of
-/// reasons, the failing node and its ONNX operator when tract names one, the exporter and
-/// opset the model declares, and the other engine.
-fn tract_failure(
-    path: &Path,
-    proto: &tract_onnx::pb::ModelProto,
-    e: &dyn std::fmt::Display,
-) -> Error {
-    // `{:#}` prints an anyhow chain as "outer: inner: root".
-    let chain = format!("{e:#}").replace('\n', " ");
-    let mut message = format!("not a usable ONNX model for tract: {chain}");
-    if let Some(name) = failing_node(&chain) {
-        let nodes = proto.graph.as_ref().map_or(&[][..], |g| &g.node[..]);
-        // tract names the nodes its rewrites make after the ONNX node they came from
-        // ("conv1/BiasAdd.downsample.0...").
-        let exact = nodes.iter().find(|n| n.name == name);
-        let origin = nodes
-            .iter()
-            .filter(|n| !n.name.is_empty() && name.starts_with(&format!("{}.", n.name)))
-            .max_by_key(|n| n.name.len());
-        match (exact, origin) {
-            (Some(n), _) => message.push_str(&format!(
-                "; failing node '{}' (ONNX operator {})",
-                n.name, n.op_type
-            )),
-            (None, Some(n)) => message.push_str(&format!(
-                "; failing node '{}' (ONNX operator {}), in tract's rewrite of it",
-                n.name, n.op_type
-            )),
-            (None, None) => message.push_str(&format!("; failing node '{name}'")),
-        }
-    }
-    message.push_str(&format!("; {}", exporter(proto)));
-    message.push_str(
-        "; ONNX Runtime loads more exporters' graphs: try --runtime ort (pip install \
-         onnxruntime, then --ort-lib or ORT_DYLIB_PATH naming its library)",
-    );
-    Error::data(path, message)
-}
-
-/// The node name in tract's `node #560 "Reshape@18" Reshape` (or `#560 "name"`).
-fn failing_node(chain: &str) -> Option<String> {
-    let at = chain.find('#')?;
-    let rest = &chain[at + 1..];
-    let digits = rest.chars().take_while(char::is_ascii_digit).count();
-    let quoted = rest[digits..].trim_start().strip_prefix('"')?;
-    let end = quoted.find('"')?;
-    (digits > 0 && end > 0).then(|| quoted[..end].to_string())
 }
 
 /// The output with the class scores: the only one, or the one named; it must hold floats.
@@ -409,22 +295,21 @@ fn choose_output<'a>(
 }
 
 /// The element type the image input takes.
-fn input_type(path: &Path, input: Option<&Declared>) -> Result<InputType> {
-    Ok(match input.map_or(ElemType::Undeclared, |i| i.elem_type) {
+fn input_type(path: &Path, input: &Declared) -> Result<InputType> {
+    Ok(match input.elem_type {
         ElemType::Float32 | ElemType::Undeclared => InputType::Float32,
         ElemType::Float16 => InputType::Float16,
         ElemType::Float64 => InputType::Float64,
         ElemType::Uint8 => InputType::Uint8,
         _ => {
-            let i = input.expect("an input with a declared type");
             return Err(Error::data(
                 path,
                 format!(
                     "input '{}' is {} {}: spurion feeds images as float32, float16, float64 \
                      or uint8 pixel values",
-                    i.name,
-                    i.type_name(),
-                    i.shape
+                    input.name,
+                    input.type_name(),
+                    input.shape
                 ),
             ));
         }
@@ -516,55 +401,6 @@ fn input_geometry(
     Ok((layout, size, channels))
 }
 
-/// The graph optimised for a symbolic batch of preprocessed images; and the chosen output's
-/// width (classes, or 1 for a binary model).
-fn compile(
-    path: &Path,
-    model: InferenceModel,
-    preprocess: &Preprocess,
-    input_type: InputType,
-    chosen: &Declared,
-    bad: &dyn Fn(&dyn std::fmt::Display) -> Error,
-) -> Result<(Arc<TypedRunnableModel>, usize)> {
-    let (n, [h, w]) = (
-        preprocess.channel_count(),
-        [preprocess.height, preprocess.width],
-    );
-    let batch = model.sym("N");
-    let shape = match preprocess.layout {
-        Layout::Nchw => tvec![batch.into(), n.to_dim(), h.to_dim(), w.to_dim()],
-        Layout::Nhwc => tvec![batch.into(), h.to_dim(), w.to_dim(), n.to_dim()],
-    };
-    let typed = model
-        .with_input_fact(0, InferenceFact::dt_shape(input_type.datum(), shape))
-        .and_then(|m| m.into_optimized())
-        .map_err(|e| bad(&e))?;
-    let out_fact = typed.output_fact(0).map_err(|e| bad(&e))?;
-    let out_dims: Vec<Option<usize>> = out_fact.shape.iter().map(|d| d.to_usize().ok()).collect();
-    let width = match out_dims.as_slice() {
-        [_, Some(0)] | [_, Some(0), Some(1), Some(1)] => {
-            return Err(Error::data(
-                path,
-                format!(
-                    "output '{}' has no classes (shape {:?}): expected [batch, classes]",
-                    chosen.name, out_fact.shape
-                ),
-            ));
-        }
-        [_, Some(w)] | [_, Some(w), Some(1), Some(1)] => *w,
-        _ => {
-            return Err(Error::data(
-                path,
-                format!(
-                    "output shape {:?}: expected [batch, classes]",
-                    out_fact.shape
-                ),
-            ));
-        }
-    };
-    Ok((typed.into_runnable().map_err(|e| bad(&e))?, width))
-}
-
 /// Class names and where they came from: the labels file, the model's metadata, or indices.
 /// One output means two classes.
 fn class_names(
@@ -644,12 +480,12 @@ impl ProbabilityModel for OnnxModel {
             Layout::Nhwc => [images.count, pre.height, pre.width, cc],
         };
         let raw = match &self.runner {
-            Runner::Tract(plan) => self.run_tract(plan, &shape, &input)?,
+            Runner::Tract(plan) => tract::run(plan, &self.path, self.input_type, &shape, &input)?,
             Runner::Ort {
                 session,
                 input: name,
                 output,
-            } => session.run(name, output, shape, &input, self.input_type.onnx_code())?,
+            } => session.run(name, output, shape, &input, self.input_type)?,
         };
         if raw.len() != images.count * self.outputs {
             return Err(Error::Model(format!(
@@ -691,30 +527,9 @@ impl ProbabilityModel for OnnxModel {
     }
 }
 
-impl OnnxModel {
-    fn run_tract(
-        &self,
-        plan: &Arc<TypedRunnableModel>,
-        shape: &[usize; 4],
-        input: &[f32],
-    ) -> Result<Vec<f32>> {
-        let tensor = Tensor::from_shape(shape, input)
-            .and_then(|t| Ok(t.cast_to_dt(self.input_type.datum())?.into_owned()))
-            .map_err(|e| Error::Model(format!("building the input: {e}")))?;
-        let result = plan
-            .run(tvec!(tensor.into()))
-            .map_err(|e| Error::Model(format!("running {}: {e}", self.path.display())))?;
-        let out = result[0]
-            .cast_to::<f32>()
-            .map_err(|e| Error::Model(format!("reading the output: {e}")))?;
-        Ok(out
-            .to_plain_array_view::<f32>()
-            .map_err(|e| Error::Model(format!("reading the output: {e}")))?
-            .iter()
-            .copied()
-            .collect())
-    }
-}
+// The tests call tract's failure reporting directly.
+#[cfg(test)]
+use tract::{failing_node, tract_failure};
 
 #[cfg(test)]
 mod tests;

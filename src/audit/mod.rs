@@ -1,0 +1,215 @@
+//! `spurion audit`: the method on any classifier and any probe set.
+//!
+//! The classifier is anything that gives class probabilities ([`ProbabilityModel`]): one of
+//! spurion's checkpoints or an ONNX file from the command line, or probabilities computed
+//! elsewhere; the probes are a built-in family or a folder of images ([`crate::probes`]).
+//! Three parts: what the audit reads ([`inputs`]: probe sets, hold-out images, checks,
+//! seeds), each probe set's run of the method ([`family`]), and the merge of the sets'
+//! findings into one per class ([`merge`]).
+
+mod family;
+mod inputs;
+mod merge;
+
+use std::time::Instant;
+
+use family::FamilyRun;
+pub use inputs::{CAUSAL_IMAGES, probe_source};
+use inputs::{check_count, check_memory, family_seeds, holdout_images};
+use merge::{merge_findings, run_names};
+
+use crate::config::{AuditConfig, ProbeChoice};
+use crate::data::Images;
+use crate::error::{Error, Result};
+use crate::method::causal::NullCache;
+use crate::model::{LoadedModel, ProbabilityModel};
+use crate::probes::{MANIFEST, ProbeSource, read_manifest};
+use crate::progress::Progress;
+use crate::results::{AuditResults, AuditTimings};
+use crate::scores::GivenScores;
+
+/// Held-out real images for the causal test, and what they are.
+pub struct Holdout {
+    pub images: Images,
+    pub description: String,
+    /// Effects already measured on these images, for audits of the same model.
+    pub cache: NullCache,
+}
+
+pub use crate::results::AuditRun;
+
+/// Where an audit's probabilities come from.
+#[derive(Clone, Copy)]
+enum Classifier<'a> {
+    /// A model spurion runs on the probes (and on hold-out images, for the causal test).
+    Model(&'a dyn ProbabilityModel),
+    /// Probabilities computed elsewhere, one row per probe in the source's order.
+    Scores(&'a GivenScores),
+}
+
+impl Classifier<'_> {
+    fn class_names(&self) -> &[String] {
+        match self {
+            Classifier::Model(m) => m.class_names(),
+            Classifier::Scores(s) => &s.class_names,
+        }
+    }
+}
+
+/// Audits `model` with each probe source in turn, with hold-out images for the causal test,
+/// and returns the results with everything the report's files are made from; nothing is
+/// written ([`crate::report::write_audit`] writes the report folder).
+pub fn audit(
+    model: &dyn ProbabilityModel,
+    sources: &[ProbeSource],
+    holdout: Option<&Holdout>,
+    config: &AuditConfig,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    audit_with(Classifier::Model(model), sources, holdout, config, progress)
+}
+
+/// Audits probabilities computed elsewhere (`scores`, one row per probe of `source`, in its
+/// order). With no model to run on real images there is no causal test, so no class gets a
+/// "found" verdict; clusters, ACP and significance are as with a model.
+pub fn audit_scores(
+    scores: &GivenScores,
+    source: &ProbeSource,
+    config: &AuditConfig,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    if scores.probs.count() != source.count() {
+        return Err(Error::data(
+            &scores.path,
+            format!(
+                "{} rows of scores for {}",
+                scores.probs.count(),
+                source.describe()
+            ),
+        ));
+    }
+    audit_with(
+        Classifier::Scores(scores),
+        std::slice::from_ref(source),
+        None,
+        config,
+        progress,
+    )
+}
+
+fn audit_with(
+    classifier: Classifier,
+    sources: &[ProbeSource],
+    holdout: Option<&Holdout>,
+    config: &AuditConfig,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    let started = Instant::now();
+    let mut timings = AuditTimings::default();
+    let mut runs = Vec::with_capacity(sources.len());
+    let names = run_names(&config.probes, sources.len());
+    for ((k, source), family) in sources.iter().enumerate().zip(names) {
+        // Several families write their files in a folder each.
+        let rel = if sources.len() > 1 {
+            format!("probes-{family}")
+        } else {
+            String::new()
+        };
+        let run = FamilyRun {
+            classifier,
+            source,
+            holdout,
+            config,
+            seeds: family_seeds(config.seed, k),
+            name: family,
+            rel,
+        };
+        runs.push(run.run(progress, &mut timings)?);
+    }
+    let class_names = classifier.class_names().to_vec();
+    let findings = merge_findings(&class_names, &runs);
+    let info = match classifier {
+        Classifier::Model(m) => m.info(),
+        Classifier::Scores(s) => s.info(sources.first().map_or([0, 0], ProbeSource::size)),
+    };
+    timings.total = started.elapsed().as_secs_f64();
+    Ok(AuditResults {
+        spurion_version: env!("CARGO_PKG_VERSION").to_string(),
+        seed: config.seed,
+        settings: config.clone(),
+        model: info,
+        class_names,
+        findings,
+        warnings: sources.iter().flat_map(|s| s.skipped().to_vec()).collect(),
+        runs,
+        timings_s: config.record_timings.then_some(timings),
+    })
+}
+
+/// Loads the model, probes and hold-out images of `config`, audits, and writes the report
+/// folder to `config.out`.
+pub fn run(config: &AuditConfig, progress: &Progress) -> Result<AuditResults> {
+    config.check()?;
+    if let Some(scores) = &config.scores {
+        let results = run_scores(config, scores, progress)?;
+        crate::report::write_audit(&results, &config.output())?;
+        return Ok(results);
+    }
+    let device = config.device.device()?;
+    let model = LoadedModel::load_with(
+        &config.model,
+        &config.onnx,
+        &config.runtime,
+        config.device == crate::nn::ComputeDevice::Cuda,
+        &device,
+    )?;
+    let [h, w] = model.input_size();
+    let sources: Vec<ProbeSource> = (0..config.probes.len())
+        .map(|k| probe_source(config, k, [h, w]))
+        .collect::<Result<_>>()?;
+    for source in &sources {
+        check_count(source, config)?;
+        check_memory(config, source.count(), model.class_names().len(), [h, w])?;
+    }
+    // Loaded before any training, so that a bad --holdout fails early.
+    let mut warnings = Vec::new();
+    let holdout = holdout_images(config, &model, h, w, &mut warnings)?;
+    let mut results = audit(&model, &sources, holdout.as_ref(), config, progress)?;
+    results.warnings.extend(warnings);
+    crate::report::write_audit(&results, &config.output())?;
+    Ok(results)
+}
+
+/// `audit --probes DIR --scores FILE`: the probe folder's manifest, the probabilities given for
+/// it, both checked before any work; then the audit without a model.
+fn run_scores(
+    config: &AuditConfig,
+    scores: &std::path::Path,
+    progress: &Progress,
+) -> Result<AuditResults> {
+    let Some(ProbeChoice::Folder(dir)) = config.probes.first() else {
+        return Err(Error::param("scores", "needs --probes DIR, a probe folder"));
+    };
+    let manifest = read_manifest(dir)?.ok_or_else(|| {
+        Error::data(
+            dir,
+            format!(
+                "no {MANIFEST}: --scores needs a probe folder written by `spurion probes`, \
+                 whose manifest gives the probes' ids and order"
+            ),
+        )
+    })?;
+    let first = dir.join(&manifest[0].file);
+    let (w, h) = image::image_dimensions(&first)
+        .map_err(|e| Error::data(&first, format!("not a readable image: {e}")))?;
+    let labels = match &config.onnx.labels {
+        Some(p) => Some(crate::model::read_labels(p)?),
+        None => None,
+    };
+    let given = GivenScores::read(scores, &manifest, labels.as_deref())?;
+    let size = [h as usize, w as usize];
+    let source = probe_source(config, 0, size)?;
+    check_count(&source, config)?;
+    check_memory(config, source.count(), given.class_names.len(), size)?;
+    audit_scores(&given, &source, config, progress)
+}
