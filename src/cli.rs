@@ -45,8 +45,9 @@ enum Command {
     Audit(AuditArgs),
     /// Measure what each stage costs on this machine (epoch times, probes/s, k-means).
     Bench(BenchArgs),
-    /// Plant shortcuts with known answers, audit the models three ways (the paper's method,
-    /// spurion's, probabilities as latent), and score the findings: the method's report card.
+    /// Plant shortcuts with known answers, audit the models four ways (the paper's method,
+    /// spurion's, probabilities as latent, the most probable probes), and score the findings:
+    /// the method's report card.
     Benchmark(BenchmarkArgs),
     /// Write a probe set as images with a manifest, to score with a model that runs elsewhere
     /// (then `spurion audit --probes DIR --scores FILE`).
@@ -95,6 +96,10 @@ struct BenchmarkArgs {
     /// shortcut is audited with.
     #[arg(long, value_name = "FAMILY", value_parser = parsed(str::parse::<ProbeFamily>))]
     probes: Option<ProbeFamily>,
+    /// Clusters per class of spurion's audits and of probabilities as latent (a number or
+    /// auto) instead of the audit's default; the paper's method keeps one.
+    #[arg(long, value_parser = parsed(str::parse::<ClusterCount>))]
+    k: Option<ClusterCount>,
     #[command(flatten)]
     run: RunArgs,
     #[command(flatten)]
@@ -612,6 +617,7 @@ pub fn run(cli: Cli) -> Result<String> {
                 only: args.only,
                 tuning: args.tuning,
                 probes: args.probes,
+                k: args.k,
                 data: shipped_data(),
                 fashion: Some(PathBuf::from(FASHION_MNIST)).filter(|p| p.exists()),
                 seed: args.run.seed,

@@ -80,6 +80,10 @@ pub struct BenchmarkConfig {
     /// audited with (how `mixed` compares with the specialised families).
     #[serde(default)]
     pub probes: Option<ProbeFamily>,
+    /// Clusters per class of the `spurion` and `probabilities-as-latent` audits (None: the
+    /// audit's default).
+    #[serde(default)]
+    pub k: Option<ClusterCount>,
     /// The shipped MNIST sample.
     pub data: PathBuf,
     /// Fashion-MNIST, used beside it when the folder exists.
@@ -102,6 +106,10 @@ impl BenchmarkConfig {
 
     pub fn check(&self) -> Result<()> {
         self.device.device()?;
+        if let Some(k) = self.k {
+            // Each case audits 2,000 or 8,000 probes, half of them fitted.
+            k.check(1000)?;
+        }
         if let Some(only) = &self.only
             && selected_cases(self).is_empty()
         {
@@ -218,6 +226,9 @@ fn method_config(method: Method, case: &Case, config: &BenchmarkConfig) -> Audit
         device: config.device,
         ..AuditConfig::default()
     };
+    if let Some(k) = config.k {
+        c.method.k = k;
+    }
     match method {
         Method::Paper => {
             c.vae.kind = VaeKind::Plain;

@@ -351,6 +351,7 @@ fn case_kinds_and_methods_have_distinct_names() {
         only: None,
         tuning: false,
         probes: None,
+        k: None,
         data: PathBuf::new(),
         fashion: None,
         seed: 0,
@@ -367,4 +368,47 @@ fn case_kinds_and_methods_have_distinct_names() {
         );
         assert!(c.shares.iter().sum::<f64>() <= 1.0, "{}", c.name);
     }
+}
+
+#[test]
+fn a_benchmark_k_of_zero_is_refused_naming_the_flag() {
+    let config = BenchmarkConfig {
+        quick: true,
+        only: None,
+        tuning: false,
+        probes: None,
+        k: Some(ClusterCount::Fixed(0)),
+        data: PathBuf::new(),
+        fashion: None,
+        seed: 0,
+        device: crate::nn::ComputeDevice::Cpu,
+        out: PathBuf::from("benchmark-out"),
+        force: false,
+    };
+    let e = config.check().unwrap_err().to_string();
+    assert!(e.contains("--k"), "{e}");
+    // The methods that cluster take it; the paper's keeps one cluster, top-probes has none.
+    let case = &cases(&config)[0];
+    let k3 = BenchmarkConfig {
+        k: Some(ClusterCount::Fixed(3)),
+        ..config
+    };
+    assert_eq!(
+        method_config(Method::Spurion, case, &k3).method.k,
+        ClusterCount::Fixed(3)
+    );
+    assert_eq!(
+        method_config(Method::ProbabilitiesAsLatent, case, &k3)
+            .method
+            .k,
+        ClusterCount::Fixed(3)
+    );
+    assert_eq!(
+        method_config(Method::Paper, case, &k3).method.k,
+        ClusterCount::Fixed(1)
+    );
+    assert_eq!(
+        method_config(Method::TopProbes, case, &k3).method.k,
+        ClusterCount::Fixed(1)
+    );
 }

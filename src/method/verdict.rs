@@ -103,11 +103,6 @@ impl Driver {
     /// [`SAME_HUE`], or both without a hue and of like brightness), and the same kind of
     /// probe where both know theirs (a frame and a patch of one colour are two patterns).
     pub fn looks_like(&self, other: &Driver) -> bool {
-        let stripes = match (self.stripes_deg, other.stripes_deg) {
-            (None, None) => true,
-            (Some(a), Some(b)) => same_angle(a, b, SAME_ANGLE),
-            _ => false,
-        };
         let hued = |c: [f32; 3]| super::describe::hue_saturation(c).1 >= 0.2;
         let bright = |c: [f32; 3]| c.iter().copied().fold(0.0f32, f32::max);
         let color = match (hued(self.color), hued(other.color)) {
@@ -115,12 +110,92 @@ impl Driver {
             (false, false) => (bright(self.color) - bright(other.color)).abs() <= 0.3,
             _ => false,
         };
+        self.same_shape(other) && color
+    }
+
+    /// Whether `self` and `other` show the same kind of pattern, colour aside: the same place
+    /// (or both the whole image), the same stripes (or neither has any), and the same kind of
+    /// probe where both know theirs.
+    fn same_shape(&self, other: &Driver) -> bool {
+        let stripes = match (self.stripes_deg, other.stripes_deg) {
+            (None, None) => true,
+            (Some(a), Some(b)) => same_angle(a, b, SAME_ANGLE),
+            _ => false,
+        };
         let part = match (&self.part, &other.part) {
             (Some(a), Some(b)) => a == b,
             _ => true,
         };
-        self.position == other.position && stripes && color && part
+        self.position == other.position && stripes && part
     }
+
+    /// Whether this driver's colour is a blend of `a`'s and `b`'s: the same kind of pattern,
+    /// all three with a hue, `a` and `b` two colours (more than [`SAME_HUE`] apart), and this
+    /// hue strictly inside the shorter arc between theirs (yellow between red and green).
+    pub fn blend_of(&self, a: &Driver, b: &Driver) -> bool {
+        let hue = |d: &Driver| {
+            let (h, s) = super::describe::hue_saturation(d.color);
+            (s >= 0.2).then_some(h)
+        };
+        let (Some(h), Some(ha), Some(hb)) = (hue(self), hue(a), hue(b)) else {
+            return false;
+        };
+        let apart = |x: f32, y: f32| {
+            let d = (x - y).abs();
+            d.min(360.0 - d)
+        };
+        self.same_shape(a)
+            && self.same_shape(b)
+            && apart(ha, hb) > SAME_HUE
+            && apart(ha, h) > 0.0
+            && apart(h, hb) > 0.0
+            && (apart(ha, h) + apart(h, hb) - apart(ha, hb)).abs() < 0.5
+    }
+}
+
+/// Takes out of `drivers`, and returns, those whose colour is a blend of two others'
+/// ([`Driver::blend_of`]) that are themselves no blend. A class that red and green strokes
+/// drive is also raised by yellow probes, which carry both; named as a driver, yellow would be
+/// a colour no training image needs to carry, so it is reported as a blend of the two instead.
+pub fn fold_blends(drivers: &mut Vec<Driver>) -> Vec<Driver> {
+    let blend_of_two = |i: usize, among: &[usize]| {
+        among.iter().enumerate().any(|(x, &a)| {
+            among[x + 1..]
+                .iter()
+                .any(|&b| a != i && b != i && drivers[i].blend_of(&drivers[a], &drivers[b]))
+        })
+    };
+    let all: Vec<usize> = (0..drivers.len()).collect();
+    let extremes: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| !blend_of_two(i, &all))
+        .collect();
+    let folded: Vec<bool> = all
+        .iter()
+        .map(|&i| !extremes.contains(&i) && blend_of_two(i, &extremes))
+        .collect();
+    let mut blends = Vec::new();
+    let mut kept = Vec::new();
+    for (d, is_blend) in drivers.drain(..).zip(folded) {
+        if is_blend { &mut blends } else { &mut kept }.push(d);
+    }
+    *drivers = kept;
+    blends
+}
+
+/// The drivers folded as blends, in words, after the drivers.
+pub fn blends_in_words(name: &str, blends: &[Driver]) -> String {
+    blends
+        .iter()
+        .map(|d| {
+            format!(
+                "; probes like {} raise p({name}) too (by {:+.3}), a blend of two of the colours \
+                 above, not a driver of its own",
+                d.description, d.causal_effect
+            )
+        })
+        .collect()
 }
 
 /// Adds `more`, strongest first (by the effect's margin over the null), to `drivers`, each
@@ -170,6 +245,10 @@ pub struct Finding {
     /// the first. Empty unless the status is found.
     #[serde(default)]
     pub drivers: Vec<Driver>,
+    /// Patterns that passed both tests but whose colour is a blend of two drivers'
+    /// ([`fold_blends`]): reported in the reason, not as drivers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blends: Vec<Driver>,
 }
 
 /// A cluster that passed both tests, as a driver of its class.
@@ -261,6 +340,7 @@ pub fn findings(
                 &mut drivers,
                 mine.iter().filter_map(|(j, s)| driver_of(*j, s)).collect(),
             );
+            let blends = fold_blends(&mut drivers);
             // The cluster spoken of: the strongest driver, else the strongest cluster.
             let passing = drivers
                 .first()
@@ -314,7 +394,7 @@ pub fn findings(
                             s.p_value.map_or("-".into(), |p| format!("{p:.3}")),
                             causal_numbers(name, t),
                             more_drivers_in_words(name, drivers.get(1..).unwrap_or_default()),
-                        ),
+                        ) + &blends_in_words(name, &blends),
                     )
                 }
                 (Some((_, s)), false) if !s.significant => (
@@ -397,6 +477,7 @@ pub fn findings(
                 position: s.and_then(|s| s.mask.position).filter(|_| local),
                 stripes_deg: s.and_then(|s| s.description.stripes_deg),
                 drivers,
+                blends,
             }
         })
         .collect()
@@ -573,5 +654,71 @@ mod tests {
         assert_eq!(f.drivers.len(), 2);
         let f = one(cluster(true, false), reach(0.5, 1.0));
         assert!(f.drivers.is_empty());
+    }
+
+    #[test]
+    fn a_driver_whose_colour_is_a_blend_of_two_others_is_folded_into_them() {
+        let red = [1.0, 0.0, 0.0];
+        let yellow = [1.0, 1.0, 0.0];
+        let green = [0.0, 1.0, 0.0];
+        let blue = [0.0, 0.0, 1.0];
+        let f = findings(
+            &["a".to_string()],
+            &[
+                passing(yellow, None, 0.95),
+                passing(red, None, 0.9),
+                passing(green, None, 0.8),
+            ],
+            &[reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(0);
+        // Yellow, the strongest, lies between red and green: not a driver, and not the
+        // colour the finding speaks of.
+        let colors: Vec<[f32; 3]> = f.drivers.iter().map(|d| d.color).collect();
+        assert_eq!(colors, [red, green]);
+        assert_eq!(f.color, Some(red));
+        assert_eq!(f.blends.len(), 1);
+        assert!(
+            f.reason.contains("a blend of two of the colours"),
+            "{}",
+            f.reason
+        );
+        // Blue is not between red and green (the shorter arc runs through yellow); the same
+        // colours in different places are no blend either.
+        let f = findings(
+            &["a".to_string()],
+            &[
+                passing(red, None, 0.9),
+                passing(blue, None, 0.85),
+                passing(green, None, 0.8),
+            ],
+            &[reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(0);
+        assert_eq!(f.drivers.len(), 3);
+        assert!(f.blends.is_empty());
+        let f = findings(
+            &["a".to_string()],
+            &[
+                passing(red, Some("top-left"), 0.9),
+                passing(yellow, None, 0.85),
+                passing(green, Some("bottom-right"), 0.8),
+            ],
+            &[reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(0);
+        assert_eq!(f.drivers.len(), 3);
+        // Four hues a quarter turn apart: each lies between two others, none between two
+        // that are no blend, so none is folded.
+        let mut four: Vec<Driver> = [red, [0.5, 1.0, 0.0], [0.0, 1.0, 1.0], [0.5, 0.0, 1.0]]
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| driver_of(j, &passing(c, None, 0.9)).unwrap())
+            .collect();
+        assert!(fold_blends(&mut four).is_empty());
+        assert_eq!(four.len(), 4);
     }
 }
