@@ -287,9 +287,7 @@ impl Settings {
         if let Some(probes) = self.probes {
             config.probes = ProbeChoice::parse_list(&probes).map_err(to_py)?;
         }
-        if self.probes_count.is_some() {
-            config.probes_count = self.probes_count;
-        }
+        config.probes_count = self.probes_count.or(config.probes_count);
         if let Some(d) = self.latent_dim {
             config.latent_dim = d;
         }
@@ -306,17 +304,17 @@ impl Settings {
 /// The defaults of the settings `audit` and `audit_onnx` take, as JSON (`probes_count` null:
 /// `generated_probes` generated probes, or every image of a folder).
 #[pyfunction]
-fn defaults() -> PyResult<String> {
+fn defaults() -> String {
     let c = AuditConfig::default();
-    let json = serde_json::json!({
+    serde_json::json!({
         "probes": c.probes.iter().map(ProbeChoice::name).collect::<Vec<_>>(),
         "probes_count": c.probes_count,
         "generated_probes": DEFAULT_PROBES,
         "latent_dim": c.latent_dim,
         "k": c.method.k.to_string(),
         "seed": c.seed,
-    });
-    Ok(json.to_string())
+    })
+    .to_string()
 }
 
 /// A spurion error as the Python exception of its kind.

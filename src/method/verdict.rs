@@ -526,6 +526,17 @@ mod tests {
         findings(&["a".to_string()], &[stats], &[r], Some((0.3, 0.3))).remove(0)
     }
 
+    /// The finding of class "a" from `clusters`, all its own, reached by half the probes.
+    fn of_class(clusters: &[ClusterStats]) -> Finding {
+        findings(
+            &["a".to_string()],
+            clusters,
+            &[reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(0)
+    }
+
     #[test]
     fn found_needs_significance_and_the_causal_test() {
         assert_eq!(
@@ -616,18 +627,12 @@ mod tests {
         let red = [1.0, 0.0, 0.0];
         let orange_red = [1.0, 0.3, 0.0];
         let green = [0.0, 1.0, 0.0];
-        let f = findings(
-            &["a".to_string()],
-            &[
-                passing(red, None, 0.6),
-                passing(green, None, 0.9),
-                passing(orange_red, None, 0.7),
-                cluster(true, false),
-            ],
-            &[reach(0.5, 1.0)],
-            Some((0.3, 0.3)),
-        )
-        .remove(0);
+        let f = of_class(&[
+            passing(red, None, 0.6),
+            passing(green, None, 0.9),
+            passing(orange_red, None, 0.7),
+            cluster(true, false),
+        ]);
         assert_eq!(f.status, Status::Found);
         // Green first (the strongest); the two reds are one driver, spoken for by the
         // stronger (cluster 2), cluster 0 merged into it.
@@ -641,16 +646,10 @@ mod tests {
             f.reason
         );
         // The same colour in another place is another driver; nothing passing, none.
-        let f = findings(
-            &["a".to_string()],
-            &[
-                passing(red, Some("top-left"), 0.6),
-                passing(red, Some("bottom-right"), 0.5),
-            ],
-            &[reach(0.5, 1.0)],
-            Some((0.3, 0.3)),
-        )
-        .remove(0);
+        let f = of_class(&[
+            passing(red, Some("top-left"), 0.6),
+            passing(red, Some("bottom-right"), 0.5),
+        ]);
         assert_eq!(f.drivers.len(), 2);
         let f = one(cluster(true, false), reach(0.5, 1.0));
         assert!(f.drivers.is_empty());
@@ -662,17 +661,11 @@ mod tests {
         let yellow = [1.0, 1.0, 0.0];
         let green = [0.0, 1.0, 0.0];
         let blue = [0.0, 0.0, 1.0];
-        let f = findings(
-            &["a".to_string()],
-            &[
-                passing(yellow, None, 0.95),
-                passing(red, None, 0.9),
-                passing(green, None, 0.8),
-            ],
-            &[reach(0.5, 1.0)],
-            Some((0.3, 0.3)),
-        )
-        .remove(0);
+        let f = of_class(&[
+            passing(yellow, None, 0.95),
+            passing(red, None, 0.9),
+            passing(green, None, 0.8),
+        ]);
         // Yellow, the strongest, lies between red and green: not a driver, and not the
         // colour the finding speaks of.
         let colors: Vec<[f32; 3]> = f.drivers.iter().map(|d| d.color).collect();
@@ -686,30 +679,18 @@ mod tests {
         );
         // Blue is not between red and green (the shorter arc runs through yellow); the same
         // colours in different places are no blend either.
-        let f = findings(
-            &["a".to_string()],
-            &[
-                passing(red, None, 0.9),
-                passing(blue, None, 0.85),
-                passing(green, None, 0.8),
-            ],
-            &[reach(0.5, 1.0)],
-            Some((0.3, 0.3)),
-        )
-        .remove(0);
+        let f = of_class(&[
+            passing(red, None, 0.9),
+            passing(blue, None, 0.85),
+            passing(green, None, 0.8),
+        ]);
         assert_eq!(f.drivers.len(), 3);
         assert!(f.blends.is_empty());
-        let f = findings(
-            &["a".to_string()],
-            &[
-                passing(red, Some("top-left"), 0.9),
-                passing(yellow, None, 0.85),
-                passing(green, Some("bottom-right"), 0.8),
-            ],
-            &[reach(0.5, 1.0)],
-            Some((0.3, 0.3)),
-        )
-        .remove(0);
+        let f = of_class(&[
+            passing(red, Some("top-left"), 0.9),
+            passing(yellow, None, 0.85),
+            passing(green, Some("bottom-right"), 0.8),
+        ]);
         assert_eq!(f.drivers.len(), 3);
         // Four hues a quarter turn apart: each lies between two others, none between two
         // that are no blend, so none is folded.
