@@ -429,6 +429,7 @@ fn audit(
                 },
                 description: format!("{holdout_count} hold-out images given to spurion.audit"),
                 cache: NullCache::default(),
+                vaes: Default::default(),
             })
         }
         None => None,

@@ -197,22 +197,36 @@ impl FamilyRun<'_> {
             .flat_map(|&i| &probs.values[i * classes..(i + 1) * classes])
             .copied()
             .collect();
-        fit_vae(
-            &config.vae.config(config.latent_dim, classes),
-            thumbnails,
-            Some(&guide),
-            &config.vae.training,
-            &config.device.device()?,
-            (
-                self.seeds.derive(Stream::VaeInit),
-                &mut self
-                    .seeds
-                    .child(branch::VAE_BATCHES)
-                    .rng(Stream::VaeTraining),
-            ),
-            progress,
-            format!("training VAE on {} probes", self.name),
-        )
+        let vae_config = config.vae.config(config.latent_dim, classes);
+        let init_seed = self.seeds.derive(Stream::VaeInit);
+        let batches = self.seeds.child(branch::VAE_BATCHES);
+        let train = || {
+            fit_vae(
+                &vae_config,
+                thumbnails,
+                Some(&guide),
+                &config.vae.training,
+                &config.device.device()?,
+                (init_seed, &mut batches.rng(Stream::VaeTraining)),
+                progress,
+                format!("training VAE on {} probes", self.name),
+            )
+        };
+        match self.holdout {
+            Some(h) => {
+                let settings = serde_json::to_string(&(&config.vae, config.device))
+                    .map_err(|e| Error::Invalid(format!("VAE settings: {e}")))?;
+                let key = (
+                    format!("{}: {}", self.name, self.source.describe()),
+                    settings,
+                    config.latent_dim,
+                    [init_seed, batches.derive(Stream::VaeTraining)],
+                    ids.to_vec(),
+                );
+                h.vaes.get_or_train(key, train)
+            }
+            None => train(),
+        }
     }
 
     /// Every probe's latent: a second pass over the probes in bounded batches.

@@ -88,6 +88,7 @@ pub(super) fn holdout_images(
         images,
         description: what,
         cache: NullCache::default(),
+        vaes: Default::default(),
     }))
 }
 

@@ -11,6 +11,8 @@ mod family;
 mod inputs;
 mod merge;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use family::FamilyRun;
@@ -23,6 +25,7 @@ use crate::data::Images;
 use crate::error::{Error, Result};
 use crate::method::causal::NullCache;
 use crate::model::{LoadedModel, ProbabilityModel};
+use crate::nn::vae::{TrainedVae, VaeTraining};
 use crate::probes::{MANIFEST, ProbeSource, read_manifest};
 use crate::progress::Progress;
 use crate::results::{AuditResults, AuditTimings};
@@ -34,6 +37,44 @@ pub struct Holdout {
     pub description: String,
     /// Effects already measured on these images, for audits of the same model.
     pub cache: NullCache,
+    /// VAEs already trained, for audits of the same model with the same probes and VAE
+    /// settings (the benchmark's paper and spurion methods differ only in how they read the
+    /// latents off one VAE, so it is trained once).
+    pub vaes: VaeCache,
+}
+
+/// Trained VAEs by everything their training reads: the probe set, the probes trained on,
+/// the VAE's settings and its two seeds. The classifier (which gives the guided VAE its
+/// targets) is the [`Holdout`]'s model, so the cache lives there.
+#[derive(Clone, Default)]
+pub struct VaeCache(Arc<Mutex<HashMap<VaeKey, (TrainedVae, VaeTraining)>>>);
+
+/// Probe set, the VAE's settings as JSON, latent dimension, seeds, the probes trained on.
+type VaeKey = (String, String, usize, [u64; 2], Vec<usize>);
+
+impl VaeCache {
+    /// The VAE trained under `key`, training it with `train` the first time.
+    pub(crate) fn get_or_train(
+        &self,
+        key: VaeKey,
+        train: impl FnOnce() -> Result<(TrainedVae, VaeTraining)>,
+    ) -> Result<(TrainedVae, VaeTraining)> {
+        let cached = self
+            .0
+            .lock()
+            .map_err(|_| Error::Invalid("the VAE cache was poisoned".into()))?
+            .get(&key)
+            .cloned();
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
+        let trained = train()?;
+        self.0
+            .lock()
+            .map_err(|_| Error::Invalid("the VAE cache was poisoned".into()))?
+            .insert(key, trained.clone());
+        Ok(trained)
+    }
 }
 
 pub use crate::results::AuditRun;
@@ -212,4 +253,63 @@ fn run_scores(
     check_count(&source, config)?;
     check_memory(config, source.count(), given.class_names.len(), size)?;
     audit_scores(&given, &source, config, progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::ComputeDevice;
+    use crate::nn::vae::{self, VaeConfig, VaeTrainParams};
+    use crate::seed::{Stream, rng};
+
+    fn tiny_vae(init_seed: u64) -> Result<(TrainedVae, VaeTraining)> {
+        let config = VaeConfig {
+            channels: 3,
+            size: 2,
+            latent_dim: 2,
+            hidden: 4,
+            guide_classes: None,
+        };
+        let x: Vec<f32> = (0..8 * 12).map(|i| (i % 7) as f32 / 7.0).collect();
+        let device = ComputeDevice::Cpu.device()?;
+        let mut r = rng(init_seed, Stream::VaeTraining, &[]);
+        vae::train(
+            &config,
+            &x,
+            None,
+            &VaeTrainParams::fixed_epochs(1),
+            &device,
+            init_seed,
+            &mut r,
+            |_, _| Ok(()),
+        )
+    }
+
+    #[test]
+    fn a_vae_is_trained_once_per_key_and_the_copy_is_the_trained_one() {
+        let cache = VaeCache::default();
+        let key = |seed: u64| {
+            (
+                "solid".to_string(),
+                "{}".to_string(),
+                2,
+                [seed, 1],
+                vec![0, 1],
+            )
+        };
+        let mut trained = 0;
+        let mut train = |seed| {
+            trained += 1;
+            tiny_vae(seed)
+        };
+        let (first, _) = cache.get_or_train(key(5), || train(5)).unwrap();
+        let (again, _) = cache
+            .get_or_train(key(5), || panic!("trained twice"))
+            .unwrap();
+        let (other, _) = cache.get_or_train(key(6), || train(6)).unwrap();
+        assert_eq!(trained, 2);
+        let bytes = |v: &TrainedVae| v.save().unwrap().weights;
+        assert_eq!(bytes(&first), bytes(&again));
+        assert_ne!(bytes(&first), bytes(&other));
+    }
 }

@@ -358,6 +358,7 @@ fn run_case(
         images: clean_val.clone(),
         description: "held-out digits, nothing planted".into(),
         cache: NullCache::default(),
+        vaes: Default::default(),
     };
     let positive: Vec<f64> = case
         .units()

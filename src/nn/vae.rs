@@ -416,6 +416,7 @@ pub enum LatentMode {
 
 /// A trained VAE: the network, its shape and the device it runs on, as one value that
 /// encodes probes, decodes latent points into pictures, and saves itself.
+#[derive(Clone)]
 pub struct TrainedVae {
     model: Vae,
     config: VaeConfig,
