@@ -6,9 +6,12 @@
 use crate::config::MethodSettings;
 use crate::data::Images;
 use crate::error::{Error, Result};
+use crate::method::analysis::RunAnalysis;
 use crate::method::causal::CausalInput;
 use crate::method::projection::Projection2d;
+use crate::method::search::{ClusterCount, Shortcuts, class_weights};
 use crate::method::split::Split;
+use crate::method::verdict::{self, Status};
 use crate::method::{self, Latents, RunInput, ShortcutSearch};
 use crate::metrics::{self, AcpScore, Probabilities};
 use crate::nn::vae::VaeTraining;
@@ -101,32 +104,71 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
     let started = std::time::Instant::now();
     let search = space.method.search()?;
     let fit = &space.split.fit;
-    let shortcuts = if space.top_probes {
-        ShortcutSearch::most_probable(&space.probs.select(fit))?
-    } else {
-        search
-            .fit_at(
-                &space.latents.select(fit),
-                &space.probs.select(fit),
-                &space.seeds,
-            )
-            .map_err(|e| name_class(e, space.class_names))?
+    let fit_latents = space.latents.select(fit);
+    let fit_probs = space.probs.select(fit);
+    let mut search_s = 0.0;
+    let mut fit_and_analyse = |ks: Option<Vec<usize>>| -> Result<(Shortcuts, RunAnalysis)> {
+        let t = std::time::Instant::now();
+        let shortcuts = match ks {
+            _ if space.top_probes => ShortcutSearch::most_probable(&fit_probs),
+            None => search.fit_at(&fit_latents, &fit_probs, &space.seeds),
+            Some(ks) => search.fit_ks(&fit_latents, &fit_probs, ks, &space.seeds),
+        }
+        .map_err(|e| name_class(e, space.class_names))?;
+        search_s += t.elapsed().as_secs_f64();
+        let analysis = method::analyse(&RunInput {
+            class_names: space.class_names,
+            probs: space.probs,
+            latents: &space.latents,
+            held: &space.split.held,
+            shortcuts: &shortcuts,
+            weight_exponent: space.method.weight_exponent,
+            decode: space.decode,
+            probe_images: space.probe_images,
+            probe_part: space.probe_part,
+            permutations: space.method.permutations,
+            seeds: &space.seeds,
+            causal: space.causal,
+        })?;
+        Ok((shortcuts, analysis))
     };
-    let search_s = started.elapsed().as_secs_f64();
-    let analysis = method::analyse(&RunInput {
-        class_names: space.class_names,
-        probs: space.probs,
-        latents: &space.latents,
-        held: &space.split.held,
-        shortcuts: &shortcuts,
-        weight_exponent: space.method.weight_exponent,
-        decode: space.decode,
-        probe_images: space.probe_images,
-        probe_part: space.probe_part,
-        permutations: space.method.permutations,
-        seeds: &space.seeds,
-        causal: space.causal,
-    })?;
+    let (mut shortcuts, mut analysis) = fit_and_analyse(None)?;
+    if let (ClusterCount::Tested { max }, false) = (search.clusters(), space.top_probes) {
+        // `--k tested`: the classes whose one cluster passed are searched again with `max`
+        // clusters (no more than they have probes of weight above 0); a class none of whose
+        // clusters then passes goes back to one, until every split class has a driver.
+        let passed: Vec<bool> = analysis
+            .findings
+            .iter()
+            .map(|f| f.status == Status::Found)
+            .collect();
+        let mut ks: Vec<usize> = (0..passed.len())
+            .map(|c| match passed[c] {
+                true => {
+                    let w = class_weights(&fit_probs, c, space.method.weight_exponent);
+                    max.min(w.iter().filter(|&&x| x > 0.0).count()).max(1)
+                }
+                false => 1,
+            })
+            .collect();
+        let first = (shortcuts.clone(), analysis.clone());
+        while ks.iter().any(|&k| k > 1) {
+            (shortcuts, analysis) = fit_and_analyse(Some(ks.clone()))?;
+            verdict::hold_to_first_round(&mut analysis.findings, &passed);
+            let back: Vec<usize> = (0..ks.len())
+                .filter(|&c| ks[c] > 1 && analysis.findings[c].status != Status::Found)
+                .collect();
+            if back.is_empty() {
+                break;
+            }
+            for c in back {
+                ks[c] = 1;
+            }
+        }
+        if ks.iter().all(|&k| k == 1) {
+            (shortcuts, analysis) = first;
+        }
+    }
     let rel = &space.rel;
     let clusters = analysis
         .clusters

@@ -39,6 +39,8 @@ pub mod table;
 mod tests;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use rand::seq::SliceRandom;
@@ -429,6 +431,10 @@ fn run_case(
     Ok(out)
 }
 
+/// How many cases run at once, at most (the machine's cores permitting): a case keeps about
+/// one and a half cores busy, so two use a 2-core machine's both.
+pub const CASE_WORKERS: usize = 2;
+
 /// Runs every case and writes benchmark.json to `config.out`.
 pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkResults> {
     config.check()?;
@@ -440,15 +446,42 @@ pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkRes
     };
     let all = selected_cases(config);
     let bar = progress.bar(all.len() as u64, "benchmark cases");
+    // Cases run CASE_WORKERS at a time (each draws from its own seeds, so the results are
+    // those of one at a time), and are reported in their order; the first error in that
+    // order stops the run.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, CASE_WORKERS);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let done: Vec<Mutex<Option<Result<Vec<CaseResult>>>>> =
+        all.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = all.get(i) else { break };
+                    let result = match (case.dataset, &fashion) {
+                        (Dataset::FashionMnist, Some(f)) => {
+                            run_case(case, f, config, &Progress::hidden())
+                        }
+                        (Dataset::FashionMnist, None) => Ok(Vec::new()),
+                        (Dataset::Mnist, _) => run_case(case, &mnist, config, &Progress::hidden()),
+                    }
+                    .and_then(|r| bar.inc(1).map(|()| r));
+                    stop.fetch_or(result.is_err(), Ordering::SeqCst);
+                    *done[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+                }
+            });
+        }
+    });
     let mut results = Vec::new();
-    for case in &all {
-        let base = match (case.dataset, &fashion) {
-            (Dataset::FashionMnist, Some(f)) => f,
-            (Dataset::FashionMnist, None) => continue,
-            (Dataset::Mnist, _) => &mnist,
-        };
-        results.extend(run_case(case, base, config, &Progress::hidden())?);
-        bar.inc(1)?;
+    for slot in done {
+        // A case left unrun (an earlier one failed) has nothing; a panic ended the scope above.
+        if let Some(r) = slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            results.extend(r?);
+        }
     }
     bar.finish_and_clear();
     let out = BenchmarkResults {

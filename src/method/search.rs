@@ -89,6 +89,12 @@ pub enum ClusterCount {
     /// halves, centroids fitted on one and scored on the other, and a class gets another
     /// cluster while that raises held-out ACP.
     Auto { max: usize },
+    /// Chosen per class by held-out evidence: every class first gets one cluster; a class
+    /// whose cluster passes both tests (significance and the causal test,
+    /// [`crate::method::verdict`]) is searched again with `max`, and keeps them when at least
+    /// one of them passes on its own. A class whose one cluster fails is never split, so
+    /// more clusters cannot add findings where one found nothing.
+    Tested { max: usize },
 }
 
 impl Default for ClusterCount {
@@ -102,12 +108,14 @@ impl ClusterCount {
     pub const AUTO_MAX: usize = 8;
     /// Smallest held-out ACP gain that earns a class another cluster.
     pub const AUTO_MIN_GAIN: f64 = 0.002;
+    /// Clusters a class that passes with one gets under `tested`.
+    pub const TESTED_MAX: usize = 3;
 
     /// The smallest number of clusters a class can get.
     pub fn min(self) -> usize {
         match self {
             ClusterCount::Fixed(k) => k,
-            ClusterCount::Auto { .. } => 1,
+            ClusterCount::Auto { .. } | ClusterCount::Tested { .. } => 1,
         }
     }
 
@@ -115,12 +123,12 @@ impl ClusterCount {
     pub fn check(self, probes: usize) -> Result<()> {
         let v = match self {
             ClusterCount::Fixed(v) => v,
-            ClusterCount::Auto { max } => max,
+            ClusterCount::Auto { max } | ClusterCount::Tested { max } => max,
         };
         if v == 0 {
             return Err(Error::param(
                 "k",
-                "expected 'auto' or a positive integer, got 0",
+                "expected 'auto', 'tested' or a positive integer, got 0",
             ));
         }
         if self.min() > probes {
@@ -136,19 +144,25 @@ impl ClusterCount {
     }
 }
 
-/// `auto` or a count.
+/// `auto`, `tested` or a count.
 impl FromStr for ClusterCount {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        if s == "auto" {
-            return Ok(ClusterCount::Auto {
+        match s {
+            "auto" => Ok(ClusterCount::Auto {
                 max: ClusterCount::AUTO_MAX,
-            });
+            }),
+            "tested" => Ok(ClusterCount::Tested {
+                max: ClusterCount::TESTED_MAX,
+            }),
+            _ => s.parse::<usize>().map(ClusterCount::Fixed).map_err(|_| {
+                Error::param(
+                    "k",
+                    format!("'{s}': expected 'auto', 'tested' or a positive integer"),
+                )
+            }),
         }
-        s.parse::<usize>()
-            .map(ClusterCount::Fixed)
-            .map_err(|_| Error::param("k", format!("'{s}': expected 'auto' or a positive integer")))
     }
 }
 
@@ -157,6 +171,7 @@ impl std::fmt::Display for ClusterCount {
         match self {
             ClusterCount::Fixed(k) => write!(f, "{k}"),
             ClusterCount::Auto { .. } => f.write_str("auto"),
+            ClusterCount::Tested { .. } => f.write_str("tested"),
         }
     }
 }
@@ -331,6 +346,8 @@ impl ShortcutSearch {
         let classes = probs.classes;
         let ks = match self.params.clusters {
             ClusterCount::Fixed(k) => vec![k; classes],
+            // The first round; the pipeline splits the classes that pass.
+            ClusterCount::Tested { .. } => vec![1; classes],
             ClusterCount::Auto { max } => {
                 select_k(
                     self,
@@ -343,6 +360,17 @@ impl ShortcutSearch {
                 .0
             }
         };
+        self.fit_ks(latents, probs, ks, seeds)
+    }
+
+    /// Each class's clusters, `ks[c]` of them for class c, every generator from `seeds`.
+    pub(crate) fn fit_ks(
+        &self,
+        latents: &Latents,
+        probs: &Probabilities,
+        ks: Vec<usize>,
+        seeds: &SeedPath,
+    ) -> Result<Shortcuts> {
         let (centroids, owners) = self.fit_centroids(latents, probs, &ks, seeds, None)?;
         let assignment = metrics::assign_nearest(latents.as_slice(), &centroids, latents.dim());
         let score = metrics::score(probs, &owners, &assignment)?;
@@ -564,7 +592,17 @@ mod tests {
     fn cluster_counts_parse_and_print() {
         assert_eq!("3".parse::<ClusterCount>().unwrap(), ClusterCount::Fixed(3));
         assert_eq!("auto".parse::<ClusterCount>().unwrap().to_string(), "auto");
+        let tested = "tested".parse::<ClusterCount>().unwrap();
+        assert_eq!(
+            tested,
+            ClusterCount::Tested {
+                max: ClusterCount::TESTED_MAX
+            }
+        );
+        assert_eq!((tested.to_string(), tested.min()), ("tested".into(), 1));
         assert!("-1".parse::<ClusterCount>().is_err());
+        let e = "sometimes".parse::<ClusterCount>().unwrap_err().to_string();
+        assert!(e.contains("--k") && e.contains("'tested'"), "{e}");
     }
 
     #[test]

@@ -214,6 +214,25 @@ pub fn merge_drivers(drivers: &mut Vec<Driver>, mut more: Vec<Driver>) {
     }
 }
 
+/// Holds `findings` to the first round of `--k tested` (one cluster per class): a class
+/// whose one cluster failed there gets no finding, even where a cluster of it passes now
+/// that other classes' clusters were split (and took some of its probes away). So more
+/// clusters never add a finding to a class that one cluster found nothing in.
+pub fn hold_to_first_round(findings: &mut [Finding], passed_with_one: &[bool]) {
+    for f in findings.iter_mut() {
+        if f.status == Status::Found && !passed_with_one[f.class] {
+            let name = &f.class_name;
+            f.status = Status::None;
+            f.reason = format!(
+                "no shortcut found for class {name}: with one cluster per class its cluster                  did not pass both tests, so it is not counted (it passes only after other                  classes' clusters were split, which moved some of its probes): {}",
+                f.reason
+            );
+            f.drivers.clear();
+            f.blends.clear();
+        }
+    }
+}
+
 /// What the method concludes about one class, and the numbers behind it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
@@ -653,6 +672,33 @@ mod tests {
         assert_eq!(f.drivers.len(), 2);
         let f = one(cluster(true, false), reach(0.5, 1.0));
         assert!(f.drivers.is_empty());
+    }
+
+    #[test]
+    fn a_class_that_failed_with_one_cluster_gets_no_finding_from_later_rounds() {
+        let red = [1.0, 0.0, 0.0];
+        let passed = of_class(&[passing(red, None, 0.6)]);
+        assert_eq!(passed.status, Status::Found);
+        let mut fs = vec![passed.clone()];
+        // It passed with one cluster: kept as it is.
+        hold_to_first_round(&mut fs, &[true]);
+        assert_eq!(fs[0], passed);
+        // It failed with one: no finding, no drivers, and the reason says why.
+        hold_to_first_round(&mut fs, &[false]);
+        assert_eq!(fs[0].status, Status::None);
+        assert!(fs[0].drivers.is_empty() && fs[0].blends.is_empty());
+        assert!(
+            fs[0]
+                .reason
+                .starts_with("no shortcut found for class a: with one cluster"),
+            "{}",
+            fs[0].reason
+        );
+        // A finding of nothing stays as it is either way.
+        let none = one(cluster(true, false), reach(0.5, 1.0));
+        let mut fs = vec![none.clone()];
+        hold_to_first_round(&mut fs, &[false]);
+        assert_eq!(fs[0], none);
     }
 
     #[test]

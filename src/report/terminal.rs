@@ -24,6 +24,9 @@ fn describe_k(k: ClusterCount) -> String {
     match k {
         ClusterCount::Fixed(k) => format!("k = {k}"),
         ClusterCount::Auto { max } => format!("k per class by held-out ACP (at most {max})"),
+        ClusterCount::Tested { max } => {
+            format!("k per class by held-out tests (1, or {max} where one cluster passes)")
+        }
     }
 }
 

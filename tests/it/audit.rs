@@ -138,6 +138,51 @@ fn planted_colours_are_found_with_solid_probes() {
         let finding = &r["findings"][class];
         assert_eq!(finding["status"], "found", "{finding}");
     }
+    // `--k tested`: the classes found with one cluster are searched again with three; each
+    // keeps them only when one passes, and every driver is still its class's planted colour.
+    ok(&spurion(
+        &[
+            "audit",
+            "--quiet",
+            "--model",
+            "model",
+            "--probes",
+            "solid",
+            "--probes-count",
+            "3000",
+            "--latent-dim",
+            "3",
+            "--vae-epochs",
+            "6",
+            "--k",
+            "tested",
+            "--out",
+            "tested",
+        ],
+        d,
+    ));
+    let t = results(&d.join("tested"));
+    let run = &t["runs"][0]["run"];
+    let ks: Vec<u64> = (0..3).map(|c| run["ks"][c].as_u64().unwrap()).collect();
+    assert!(ks.iter().all(|&k| k == 1 || k == 3), "{ks:?}");
+    assert_eq!(
+        run["clusters"].as_array().unwrap().len() as u64,
+        ks.iter().sum::<u64>()
+    );
+    for (class, channel) in [(0, 1), (1, 2), (2, 0)] {
+        let finding = &t["findings"][class];
+        assert_eq!(finding["status"], "found", "{finding}");
+        for driver in finding["drivers"].as_array().unwrap() {
+            let rgb: Vec<f64> = (0..3)
+                .map(|i| driver["color"][i].as_f64().unwrap())
+                .collect();
+            let others = (0..3)
+                .filter(|&c| c != channel)
+                .map(|c| rgb[c])
+                .fold(0.0, f64::max);
+            assert!(rgb[channel] > others, "class {class}: {driver}");
+        }
+    }
     let html = std::fs::read_to_string(d.join("audit/report.html")).unwrap();
     assert_eq!(html.matches("is driven by probes like").count(), 3);
     let controls: Vec<&str> = html.split("swapped colours ").skip(1).collect();
