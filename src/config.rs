@@ -21,7 +21,8 @@ use crate::probes::ProbeFamily;
 /// How step 4 clusters and tests, shared by `reproduce` and `audit`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MethodSettings {
-    /// Clusters per class: a number, or chosen per class by held-out ACP.
+    /// Clusters per class: a number, or chosen per class by held-out evidence (`tested`, the
+    /// audit's default) or held-out ACP (`auto`).
     pub k: ClusterCount,
     /// Which latents are clustered.
     pub latent: LatentMode,
@@ -35,7 +36,9 @@ pub struct MethodSettings {
 impl Default for MethodSettings {
     fn default() -> Self {
         MethodSettings {
-            k: ClusterCount::Fixed(1),
+            k: ClusterCount::Tested {
+                max: ClusterCount::TESTED_MAX,
+            },
             latent: LatentMode::Mean,
             weight_exponent: 2.0,
             kmeans_restarts: 10,
@@ -137,7 +140,11 @@ impl Default for ReproduceConfig {
             trials: 5,
             seed: 0,
             probes: 10_000,
-            method: MethodSettings::default(),
+            // The paper's one cluster per class: the experiment of its Table 1.
+            method: MethodSettings {
+                k: ClusterCount::Fixed(1),
+                ..MethodSettings::default()
+            },
             causal: CausalSettings::default(),
             classifier: TrainParams {
                 epochs: 1,

@@ -105,7 +105,7 @@ def test_settings_left_out_are_the_rust_defaults(tmp_path):
     s = r.results["settings"]
     assert s["probes"] == [{"family": "solid"}] and s["probes_count"] == 300
     assert s["latent_dim"] == d["latent_dim"] and s["seed"] == d["seed"]
-    assert s["method"]["k"] == {"fixed": int(d["k"])}
+    assert d["k"] == "tested" and s["method"]["k"] == {"tested": {"max": 3}}
 
 
 def test_audit_and_audit_onnx_read_probe_lists_alike(tmp_path):

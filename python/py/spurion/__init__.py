@@ -256,7 +256,7 @@ def audit(
         output).
     probes: a probe family (solid, patch, gratings, noise, frame, glyph, mixed) or a folder of
         images; several as a comma-separated string or a list, each run in turn.
-    probes_count, latent_dim, k (a number or "auto"), seed: None takes spurion's default
+    probes_count, latent_dim, k (a number, "tested" or "auto"), seed: None takes spurion's default
         (`spurion.defaults()`).
     holdout: real images (N, 3, H, W) in [0, 1] for the causal test; without them no class
         can be "found" (the report says "not tested on real images").
