@@ -40,7 +40,7 @@ fn mean_rgb(path: &Path) -> [f64; 3] {
 
 /// The cluster class `class`'s finding speaks of (its strongest driver, else its strongest
 /// cluster).
-fn finding_cluster<'a>(r: &'a serde_json::Value, class: usize) -> &'a serde_json::Value {
+fn finding_cluster(r: &serde_json::Value, class: usize) -> &serde_json::Value {
     let j = r["findings"][class]["cluster"].as_u64().unwrap() as usize;
     &r["runs"][0]["run"]["clusters"][j]
 }
