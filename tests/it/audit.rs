@@ -78,8 +78,9 @@ fn planted_colours_are_found_with_solid_probes() {
     );
     assert!(d.join("model/classifier.safetensors").is_file());
 
-    ok(&spurion(
-        &[
+    // One audit of the model with solid probes; `more` adds flags.
+    let audit = |more: &[&str]| {
+        let mut a = vec![
             "audit",
             "--quiet",
             "--model",
@@ -92,13 +93,11 @@ fn planted_colours_are_found_with_solid_probes() {
             "3",
             "--vae-epochs",
             "6",
-            "--k",
-            "1",
-            "--out",
-            "audit",
-        ],
-        d,
-    ));
+        ];
+        a.extend_from_slice(more);
+        ok(&spurion(&a, d));
+    };
+    audit(&["--k", "1", "--out", "audit"]);
     let r = results(&d.join("audit"));
     assert_eq!(r["class_names"], serde_json::json!(["0", "1", "2"]));
     // Planted: 0 green, 1 blue, 2 red. Each class's top prototype is dominated by its colour.
@@ -139,25 +138,7 @@ fn planted_colours_are_found_with_solid_probes() {
     // The default, `--k tested`: the classes found with one cluster are searched again with
     // three; each keeps them only when one passes, and every driver is still its class's
     // planted colour.
-    ok(&spurion(
-        &[
-            "audit",
-            "--quiet",
-            "--model",
-            "model",
-            "--probes",
-            "solid",
-            "--probes-count",
-            "3000",
-            "--latent-dim",
-            "3",
-            "--vae-epochs",
-            "6",
-            "--out",
-            "tested",
-        ],
-        d,
-    ));
+    audit(&["--out", "tested"]);
     let t = results(&d.join("tested"));
     let run = &t["runs"][0]["run"];
     let ks: Vec<u64> = (0..3).map(|c| run["ks"][c].as_u64().unwrap()).collect();
