@@ -325,7 +325,7 @@ pub fn run(config: &BenchConfig, progress: &Progress) -> Result<Vec<BenchRow>> {
             &predict,
             (null_ids.clone(), null_patterns.clone()),
             settings.clone(),
-            causal::NullCache::default(),
+            causal::EffectCache::default(),
         )?;
         input.test(
             members.image(0),

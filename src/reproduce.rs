@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::config::ReproduceConfig;
 use crate::data::{self, LabeledImages, plant};
 use crate::error::{Error, Result};
-use crate::method::causal::{CausalInput, NullCache, draw_probes};
+use crate::method::causal::{CausalInput, EffectCache, draw_probes};
 use crate::method::split::{HELD_SHARE, Split};
 use crate::method::{LatentSpace, Latents, VaeKind};
 use crate::metrics::Probabilities;
@@ -389,7 +389,7 @@ pub fn reproduce(config: &ReproduceConfig, progress: &Progress) -> Result<Reprod
                 predict.as_ref(),
                 (ids, images),
                 config.causal.clone(),
-                NullCache::default(),
+                EffectCache::default(),
             )
         })
         .collect::<Result<_>>()?;

@@ -19,7 +19,7 @@ use pyo3::types::PyBytes;
 
 use spurion::audit::Holdout;
 use spurion::config::DEFAULT_PROBES;
-use spurion::method::causal::NullCache;
+use spurion::method::causal::EffectCache;
 use spurion::model::output::{probability_note, to_probabilities};
 use spurion::model::{ModelFormat, ModelInfo, OutputKind};
 use spurion::probes::{ProbeFamily, ProbeSpec};
@@ -428,8 +428,9 @@ fn audit(
                     width: size[1],
                 },
                 description: format!("{holdout_count} hold-out images given to spurion.audit"),
-                cache: NullCache::default(),
+                cache: EffectCache::default(),
                 vaes: Default::default(),
+                probabilities: Default::default(),
             })
         }
         None => None,

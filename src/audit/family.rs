@@ -55,18 +55,33 @@ impl FamilyRun<'_> {
         } else {
             Vec::new()
         };
-        let (probs, train_x) = self.classify(&vae_ids, progress)?;
+        // Probabilities another audit of this model already computed for these probes come
+        // from the hold-out's cache; the VAE's thumbnails are then drawn only if it trains.
+        let key = self.probability_key();
+        let cached = match (&key, self.holdout) {
+            (Some(k), Some(h)) => h.probabilities.get(k)?,
+            _ => None,
+        };
+        let (probs, train_x) = match cached {
+            Some(probs) => (probs, None),
+            None => {
+                let (probs, x) = self.classify(&vae_ids, progress)?;
+                if let (Some(k), Some(h)) = (key, self.holdout) {
+                    h.probabilities.insert(k, &probs)?;
+                }
+                (probs, Some(x))
+            }
+        };
         timings.inference += t.elapsed().as_secs_f64();
 
         // Step 2: the VAE on the fitted part (plain by default; `--vae guided` also learns to
         // predict their probabilities), then every probe's latent. The baselines skip both.
         let t = Instant::now();
         let trained = if use_vae {
-            Some(self.train_vae(&vae_ids, &train_x, &probs, progress)?)
+            Some(self.train_vae(&vae_ids, train_x, &probs, progress)?)
         } else {
             None
         };
-        drop(train_x);
         timings.vae += t.elapsed().as_secs_f64();
         let t = Instant::now();
         let latents = match &trained {
@@ -145,6 +160,18 @@ impl FamilyRun<'_> {
         ids
     }
 
+    /// What identifies this run's probabilities in [`super::ProbabilityCache`]: the
+    /// generated probe set and the batch size (none for a folder, or for given scores).
+    fn probability_key(&self) -> Option<String> {
+        match (self.classifier, self.source) {
+            (Classifier::Model(_), ProbeSource::Generated(spec)) => Some(format!(
+                "{spec:?}, batch {}",
+                self.config.batch_for(self.source.size())
+            )),
+            _ => None,
+        }
+    }
+
     /// Step 3 for every probe, in bounded batches: every probe's probabilities, and the
     /// thumbnails of the probes `vae_ids` (sorted), in their order.
     fn classify(
@@ -186,7 +213,7 @@ impl FamilyRun<'_> {
     fn train_vae(
         &self,
         ids: &[usize],
-        thumbnails: &[f32],
+        thumbnails: Option<Vec<f32>>,
         probs: &Probabilities,
         progress: &Progress,
     ) -> Result<(TrainedVae, VaeTraining)> {
@@ -201,9 +228,13 @@ impl FamilyRun<'_> {
         let init_seed = self.seeds.derive(Stream::VaeInit);
         let batches = self.seeds.child(branch::VAE_BATCHES);
         let train = || {
+            let thumbnails = match thumbnails {
+                Some(x) => x,
+                None => vae::thumbnails(&self.source.get(ids)?, config.vae.size),
+            };
             fit_vae(
                 &vae_config,
-                thumbnails,
+                &thumbnails,
                 Some(&guide),
                 &config.vae.training,
                 &config.device.device()?,

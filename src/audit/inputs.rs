@@ -8,7 +8,7 @@ use super::Holdout;
 use crate::config::{AuditConfig, DEFAULT_PROBES, ProbeChoice};
 use crate::data::plant;
 use crate::error::{Error, Result};
-use crate::method::causal::NullCache;
+use crate::method::causal::EffectCache;
 use crate::model::LoadedModel;
 use crate::probes::{ProbeSource, ProbeSpec};
 use crate::seed::{self, SeedPath, Stream};
@@ -87,8 +87,9 @@ pub(super) fn holdout_images(
     Ok(Some(Holdout {
         images,
         description: what,
-        cache: NullCache::default(),
+        cache: EffectCache::default(),
         vaes: Default::default(),
+        probabilities: Default::default(),
     }))
 }
 

@@ -23,7 +23,8 @@ use merge::{merge_findings, run_names};
 use crate::config::{AuditConfig, ProbeChoice};
 use crate::data::Images;
 use crate::error::{Error, Result};
-use crate::method::causal::NullCache;
+use crate::method::causal::EffectCache;
+use crate::metrics::Probabilities;
 use crate::model::{LoadedModel, ProbabilityModel};
 use crate::nn::vae::{TrainedVae, VaeTraining};
 use crate::probes::{MANIFEST, ProbeSource, read_manifest};
@@ -36,11 +37,41 @@ pub struct Holdout {
     pub images: Images,
     pub description: String,
     /// Effects already measured on these images, for audits of the same model.
-    pub cache: NullCache,
+    pub cache: EffectCache,
     /// VAEs already trained, for audits of the same model with the same probes and VAE
     /// settings (the benchmark's paper and spurion methods differ only in how they read the
     /// latents off one VAE, so it is trained once).
     pub vaes: VaeCache,
+    /// Probe sets already classified by this model (the benchmark audits one model four
+    /// ways, each on the same generated probes).
+    pub probabilities: ProbabilityCache,
+}
+
+/// Every probe's probabilities by the generated probe set (its family, count, size and
+/// seed) and the inference batch size. The classifier is the [`Holdout`]'s model, so the
+/// cache lives there. Folders of probes are read afresh each time.
+#[derive(Clone, Default)]
+pub struct ProbabilityCache(Arc<Mutex<HashMap<String, Probabilities>>>);
+
+impl ProbabilityCache {
+    /// The probabilities stored under `key`, if any.
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Probabilities>> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| Error::Invalid("the probability cache was poisoned".into()))?
+            .get(key)
+            .cloned())
+    }
+
+    /// Stores `probs` under `key`.
+    pub(crate) fn insert(&self, key: String, probs: &Probabilities) -> Result<()> {
+        self.0
+            .lock()
+            .map_err(|_| Error::Invalid("the probability cache was poisoned".into()))?
+            .insert(key, probs.clone());
+        Ok(())
+    }
 }
 
 /// Trained VAEs by everything their training reads: the probe set, the probes trained on,
@@ -283,6 +314,85 @@ mod tests {
             &mut r,
             |_, _| Ok(()),
         )
+    }
+
+    /// "Red" when the red channel is brighter than the blue one; counts the images it sees.
+    struct CountedRedOrBlue(std::sync::atomic::AtomicUsize, Vec<String>);
+
+    impl ProbabilityModel for CountedRedOrBlue {
+        fn class_names(&self) -> &[String] {
+            &self.1
+        }
+        fn input_size(&self) -> [usize; 2] {
+            [4, 4]
+        }
+        fn predict(&self, images: &Images) -> Result<crate::metrics::Probabilities> {
+            self.0
+                .fetch_add(images.count, std::sync::atomic::Ordering::Relaxed);
+            let mut p = Vec::new();
+            for i in 0..images.count {
+                let img = images.image(i);
+                let red: f32 = img[..16].iter().sum();
+                let blue: f32 = img[32..].iter().sum();
+                let p_red = 1.0 / (1.0 + (blue - red).exp());
+                p.extend([p_red, 1.0 - p_red]);
+            }
+            crate::metrics::Probabilities::new(2, p)
+        }
+    }
+
+    #[test]
+    fn a_second_audit_of_one_model_on_its_holdout_reuses_probabilities_and_effects() {
+        let model = CountedRedOrBlue(Default::default(), vec!["red".into(), "blue".into()]);
+        let seen = || model.0.load(std::sync::atomic::Ordering::Relaxed);
+        let mut x = Images::empty(3, 4, 4);
+        for i in 0..30 {
+            x.push(&[(i % 5) as f32 / 5.0; 48]);
+        }
+        let holdout = Holdout {
+            images: x,
+            description: "grey levels".into(),
+            cache: EffectCache::default(),
+            vaes: VaeCache::default(),
+            probabilities: ProbabilityCache::default(),
+        };
+        let config = AuditConfig {
+            probes_count: Some(300),
+            representation: crate::config::Representation::TopProbes,
+            record_timings: false,
+            ..AuditConfig::default()
+        };
+        let sources = [probe_source(&config, 0, [4, 4]).unwrap()];
+        let run = || {
+            audit(
+                &model,
+                &sources,
+                Some(&holdout),
+                &config,
+                &Progress::hidden(),
+            )
+        };
+        let first = run().unwrap();
+        let after_first = seen();
+        assert!(after_first > 300 + 30, "{after_first}");
+        let second = run().unwrap();
+        // Only the untouched hold-out images again: the probes' probabilities and every
+        // effect measured in the causal tests come from the caches, unchanged.
+        assert_eq!(seen() - after_first, 30);
+        assert_eq!(first, second);
+        assert!(first.findings.iter().any(|f| f.causal_effect.is_some()));
+        // Without the hold-out's caches, an audit measures everything afresh: the same.
+        let fresh = Holdout {
+            images: holdout.images.clone(),
+            description: holdout.description.clone(),
+            cache: EffectCache::default(),
+            vaes: VaeCache::default(),
+            probabilities: ProbabilityCache::default(),
+        };
+        let before = seen();
+        let third = audit(&model, &sources, Some(&fresh), &config, &Progress::hidden()).unwrap();
+        assert_eq!(seen() - before, after_first);
+        assert_eq!(first, third);
     }
 
     #[test]

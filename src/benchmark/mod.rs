@@ -49,7 +49,7 @@ use crate::audit::{self, Holdout};
 use crate::config::{AuditConfig, ProbeChoice, Representation};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
-use crate::method::causal::{CausalSettings, NullCache};
+use crate::method::causal::{CausalSettings, EffectCache};
 use crate::method::describe::{Position, same_angle};
 use crate::method::verdict::Driver;
 use crate::method::{ClusterCount, Finding, VaeKind};
@@ -359,8 +359,9 @@ fn run_case(
     let holdout = Holdout {
         images: clean_val.clone(),
         description: "held-out digits, nothing planted".into(),
-        cache: NullCache::default(),
+        cache: EffectCache::default(),
         vaes: Default::default(),
+        probabilities: Default::default(),
     };
     let positive: Vec<f64> = case
         .units()
@@ -431,9 +432,17 @@ fn run_case(
     Ok(out)
 }
 
-/// How many cases run at once, at most (the machine's cores permitting): a case keeps about
-/// one and a half cores busy, so two use a 2-core machine's both.
-pub const CASE_WORKERS: usize = 2;
+/// How cases share the machine: `(workers, threads)`, so many cases at once, each on its own
+/// pool of so many threads. Much of a case is serial (the VAE's small steps) or made of
+/// small parallel steps whose hand-offs leave cores idle, so with more cases than cores each
+/// runs on one thread, and one case more than there are cores keeps them all busy while a
+/// case waits. Fewer cases than cores share the cores out. Threads do not change results:
+/// every case draws from its own seeds, and its numbers are the same on any pool.
+pub fn case_workers(cores: usize, cases: usize) -> (usize, usize) {
+    let cores = cores.max(1);
+    let workers = (cores + 1).min(cases).max(1);
+    (workers, (cores / workers).max(1))
+}
 
 /// Runs every case and writes benchmark.json to `config.out`.
 pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkResults> {
@@ -446,30 +455,35 @@ pub fn run(config: &BenchmarkConfig, progress: &Progress) -> Result<BenchmarkRes
     };
     let all = selected_cases(config);
     let bar = progress.bar(all.len() as u64, "benchmark cases");
-    // Cases run CASE_WORKERS at a time (each draws from its own seeds, so the results are
-    // those of one at a time), and are reported in their order; the first error in that
-    // order stops the run.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, CASE_WORKERS);
+    // Cases run several at a time ([`case_workers`]) and are reported in their order; the
+    // first error in that order stops the run.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (workers, threads) = case_workers(cores, all.len());
+    let pools = (0..workers)
+        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::Invalid(format!("could not start the benchmark's threads: {e}")))?;
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let done: Vec<Mutex<Option<Result<Vec<CaseResult>>>>> =
         all.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..workers {
+        for pool in &pools {
             scope.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = all.get(i) else { break };
-                    let result = match (case.dataset, &fashion) {
-                        (Dataset::FashionMnist, Some(f)) => {
-                            run_case(case, f, config, &Progress::hidden())
-                        }
-                        (Dataset::FashionMnist, None) => Ok(Vec::new()),
-                        (Dataset::Mnist, _) => run_case(case, &mnist, config, &Progress::hidden()),
-                    }
-                    .and_then(|r| bar.inc(1).map(|()| r));
+                    let result = pool
+                        .install(|| match (case.dataset, &fashion) {
+                            (Dataset::FashionMnist, Some(f)) => {
+                                run_case(case, f, config, &Progress::hidden())
+                            }
+                            (Dataset::FashionMnist, None) => Ok(Vec::new()),
+                            (Dataset::Mnist, _) => {
+                                run_case(case, &mnist, config, &Progress::hidden())
+                            }
+                        })
+                        .and_then(|r| bar.inc(1).map(|()| r));
                     stop.fetch_or(result.is_err(), Ordering::SeqCst);
                     *done[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
                 }

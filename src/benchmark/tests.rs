@@ -412,3 +412,16 @@ fn a_benchmark_k_of_zero_is_refused_naming_the_flag() {
         ClusterCount::Fixed(1)
     );
 }
+
+#[test]
+fn cases_run_one_per_thread_when_they_outnumber_the_cores() {
+    // Many cases: one more worker than cores, each on one thread.
+    assert_eq!(case_workers(2, 59), (3, 1));
+    assert_eq!(case_workers(16, 64), (17, 1));
+    // Few cases: each gets a share of the cores.
+    assert_eq!(case_workers(2, 1), (1, 2));
+    assert_eq!(case_workers(16, 4), (4, 4));
+    // No cores reported counts as one; no cases still start one worker.
+    assert_eq!(case_workers(0, 5), (2, 1));
+    assert_eq!(case_workers(4, 0), (1, 4));
+}

@@ -339,17 +339,30 @@ pub struct CausalInput<'a> {
     /// Their images, at the images' size.
     pub null_patterns: Images,
     pub settings: CausalSettings,
-    /// Effects of drawn probes already measured.
-    cache: NullCache,
+    /// Effects already measured.
+    cache: EffectCache,
 }
 
-/// Effects of drawn probes already measured, by mask, intervention and the probes drawn, for
-/// every class at once (each pass of the classifier gives them all); shared by the classes
-/// whose clusters have the same mask (every class of a whole-image probe family) and by tests
-/// on the same images and classifier (the same model audited several ways), so each is
-/// measured once.
+/// Effects already measured on one set of images by one classifier, shared by the tests of
+/// every cluster and by audits of the same model (the benchmark audits each model four
+/// ways, and `--k tested` tests a class's unchanged cluster again in its second round):
+///
+/// - the null's drawn probes, by mask, intervention and the probes drawn, for every class at
+///   once (each pass of the classifier gives them all), shared by the classes whose clusters
+///   have the same mask (every class of a whole-image probe family);
+/// - any other pattern's paired changes of one class, by a fingerprint of the pattern (the
+///   pixels it changes), mask, intervention, class and image count.
+///
+/// Each is measured once; a hit returns exactly what measuring again would.
 #[derive(Clone, Default)]
-pub struct NullCache(Arc<Mutex<HashMap<NullKey, Vec<Vec<Outcome>>>>>);
+pub struct EffectCache {
+    nulls: Arc<Mutex<HashMap<NullKey, Vec<Vec<Outcome>>>>>,
+    patterns: Arc<Mutex<HashMap<[u64; 2], Changes>>>,
+}
+
+/// What [`CausalInput::changes`] measures: per image, the change of the class's probability,
+/// and the flip share.
+type Changes = (Vec<f64>, f64);
 
 /// Mask, intervention and the probes drawn.
 type NullKey = (Mask, u64, Vec<usize>);
@@ -382,7 +395,7 @@ impl<'a> CausalInput<'a> {
         predict: &'a (dyn Fn(&Images) -> Result<Probabilities> + Sync),
         (null_ids, null_patterns): (Vec<usize>, Images),
         settings: CausalSettings,
-        cache: NullCache,
+        cache: EffectCache,
     ) -> Result<Self> {
         let n = images.count.min(settings.images);
         let images = images.slice(0, n);
@@ -408,9 +421,43 @@ impl<'a> CausalInput<'a> {
         way: Way,
         class: usize,
     ) -> Result<(Vec<f64>, f64)> {
+        let key = self.fingerprint(pattern, mask, way, class);
+        let cached = self
+            .cache
+            .patterns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
         let x = self.apply(pattern, mask, way);
         let after = (self.predict)(&x)?;
-        Ok(self.outcome(&after, class))
+        let measured = self.outcome(&after, class);
+        self.cache
+            .patterns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, measured.clone());
+        Ok(measured)
+    }
+
+    /// 128 bits standing for what [`CausalInput::changes`] measures: the pixels `pattern`
+    /// puts in (inside the mask only, when pasted), the mask, the way, the class and the
+    /// number of images.
+    fn fingerprint(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> [u64; 2] {
+        use std::hash::{Hash, Hasher};
+        let hw = self.images.height * self.images.width;
+        [0u8, 1].map(|salt| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (salt, mask, way.key(), class, self.images.count).hash(&mut h);
+            for (i, v) in pattern.iter().enumerate() {
+                let used = !matches!(way, Way::Paste) || mask.pixels[i % hw];
+                (if used { v.to_bits() } else { 0 }).hash(&mut h);
+            }
+            h.finish()
+        })
     }
 
     /// The images with `pattern` put into each through `mask`.
@@ -474,7 +521,7 @@ impl<'a> CausalInput<'a> {
         let of_class = |all: &[Vec<Outcome>]| all.iter().map(|o| o[class]).collect();
         if let Some(all) = self
             .cache
-            .0
+            .nulls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
@@ -487,7 +534,7 @@ impl<'a> CausalInput<'a> {
         }
         let mine = of_class(&all);
         self.cache
-            .0
+            .nulls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, all);

@@ -2,6 +2,7 @@
 
 use super::*;
 use rand::SeedableRng;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn images(count: usize, h: usize, w: usize, v: f32) -> Images {
     Images {
@@ -72,15 +73,19 @@ fn colours_swap_to_their_complement() {
     assert_eq!(swap_colors(&p, 1), vec![1.0, 0.0, 1.0]);
 }
 
-#[test]
-fn the_null_runs_once_for_every_class_with_the_same_mask() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let (h, w) = (8, 8);
-    let calls = AtomicUsize::new(0);
-    let counted = |imgs: &Images| {
+/// [`corner_model`], counting its passes in `calls`.
+fn counting(calls: &AtomicUsize) -> impl Fn(&Images) -> Result<Probabilities> + Sync + '_ {
+    |imgs: &Images| {
         calls.fetch_add(1, Ordering::Relaxed);
         corner_model(imgs)
-    };
+    }
+}
+
+#[test]
+fn the_null_runs_once_for_every_class_with_the_same_mask() {
+    let (h, w) = (8, 8);
+    let calls = AtomicUsize::new(0);
+    let counted = counting(&calls);
     let mut rng = Rng::seed_from_u64(5);
     let mut drawn = images(100, h, w, 0.0);
     for v in drawn.data.iter_mut() {
@@ -92,7 +97,7 @@ fn the_null_runs_once_for_every_class_with_the_same_mask() {
         &counted,
         ((0..100).collect(), drawn.clone()),
         CausalSettings::default(),
-        NullCache::default(),
+        EffectCache::default(),
     )
     .unwrap();
     let proto = vec![0.7; 3 * 64];
@@ -112,12 +117,12 @@ fn the_null_runs_once_for_every_class_with_the_same_mask() {
         );
         runs.push(calls.load(Ordering::Relaxed) - before);
     }
-    // Class 1: 16 members, 16 swapped, the prototype, and 100 random probes; class 0 reuses
-    // the random probes' passes.
-    // The members and the random probes in each of three ways (blended, as a tint and as a
-    // screen), the swapped ones and the prototype in the way chosen.
+    // Class 1: the members and the 100 random probes in each of three ways (blended, as a
+    // tint and as a screen). The 16 members are one pattern, measured once a way; swapped,
+    // that grey is itself, and the prototype is it too: both were measured. Class 0 reuses
+    // the random probes' passes and measures the members' pattern for its own class.
     assert_eq!(tests[0].intervention, "whole");
-    assert_eq!(runs, [3 * (16 + 100) + 16 + 1, 3 * 16 + 16 + 1]);
+    assert_eq!(runs, [3 * (1 + 100), 3]);
     // And its null is what measuring it afresh for class 0 gives.
     let fresh = CausalInput::new(
         &images(20, h, w, 0.0),
@@ -125,7 +130,7 @@ fn the_null_runs_once_for_every_class_with_the_same_mask() {
         &corner_model,
         ((0..100).collect(), drawn),
         CausalSettings::default(),
-        NullCache::default(),
+        EffectCache::default(),
     )
     .unwrap()
     .test(&proto, &members, &mask, 0, &mut Rng::seed_from_u64(0))
@@ -133,6 +138,76 @@ fn the_null_runs_once_for_every_class_with_the_same_mask() {
     assert_eq!(
         (fresh.null_mean, fresh.null_p95, fresh.null_flips),
         (tests[1].null_mean, tests[1].null_p95, tests[1].null_flips)
+    );
+}
+
+#[test]
+fn a_pattern_is_measured_once_per_class_and_pasted_pixels() {
+    let (h, w) = (8, 8);
+    let calls = AtomicUsize::new(0);
+    let counted = counting(&calls);
+    let cache = EffectCache::default();
+    let held = images(20, h, w, 0.0);
+    let input = |cache: EffectCache| {
+        CausalInput::new(
+            &held,
+            "test images".into(),
+            &counted,
+            (vec![0], images(1, h, w, 0.0)),
+            CausalSettings::default(),
+            cache,
+        )
+        .unwrap()
+    };
+    let first = input(cache.clone());
+    // Red in the top-left quarter, pasted there.
+    let mut red = vec![0.0f32; 3 * 64];
+    for y in 0..4 {
+        for x in 0..4 {
+            red[y * 8 + x] = 1.0;
+        }
+    }
+    let mask = Mask::find(&red, &[0.0; 3 * 64], h, w);
+    let measured = first.changes(&red, &mask, Way::Paste, 1).unwrap();
+    let after_first = calls.load(Ordering::Relaxed);
+    // Again, and from another test on the same cache: no pass of the classifier.
+    assert_eq!(first.changes(&red, &mask, Way::Paste, 1).unwrap(), measured);
+    assert_eq!(
+        input(cache.clone())
+            .changes(&red, &mask, Way::Paste, 1)
+            .unwrap(),
+        measured
+    );
+    // One pass for the second input's untouched images, none for the pattern.
+    assert_eq!(calls.load(Ordering::Relaxed), after_first + 1);
+    // Pixels outside a pasted mask are not put in: the same measurement.
+    let mut outside = red.clone();
+    outside[63] = 1.0;
+    assert_eq!(
+        first.changes(&outside, &mask, Way::Paste, 1).unwrap(),
+        measured
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), after_first + 1);
+    // Another class, another pixel inside the mask, or another way: measured afresh, and
+    // equal to what a fresh cache measures.
+    let mut inside = red.clone();
+    inside[0] = 0.5;
+    for (pattern, way, class) in [
+        (&red, Way::Paste, 0),
+        (&inside, Way::Paste, 1),
+        (&red, Way::Tint, 1),
+    ] {
+        let before = calls.load(Ordering::Relaxed);
+        let got = first.changes(pattern, &mask, way, class).unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), before + 1);
+        let fresh = input(EffectCache::default())
+            .changes(pattern, &mask, way, class)
+            .unwrap();
+        assert_eq!(got, fresh);
+    }
+    assert_ne!(
+        first.changes(&inside, &mask, Way::Paste, 1).unwrap(),
+        measured
     );
 }
 
@@ -177,7 +252,7 @@ fn a_corner_shortcut_passes_and_its_controls_do_not() {
         &corner_model,
         ((0..100).collect(), drawn),
         CausalSettings::default(),
-        NullCache::default(),
+        EffectCache::default(),
     )
     .unwrap();
     let background = vec![0.0; 3 * 64];
@@ -254,7 +329,7 @@ fn a_whole_image_pattern_counts_by_the_way_that_moves_the_class_most() {
         &red_stroke_model,
         (vec![0], images(1, h, w, 0.5)),
         CausalSettings::default(),
-        NullCache::default(),
+        EffectCache::default(),
     )
     .unwrap();
     let red: Vec<f32> = (0..3 * 16)
