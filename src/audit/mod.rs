@@ -32,7 +32,9 @@ use crate::progress::Progress;
 use crate::results::{AuditResults, AuditTimings};
 use crate::scores::GivenScores;
 
-/// Held-out real images for the causal test, and what they are.
+/// Held-out real images for the causal test, and what they are, with what audits of one
+/// model on them have already measured. The caches assume that one model (and its
+/// preprocessing): to audit another, start from empty caches (`Default::default()`).
 pub struct Holdout {
     pub images: Images,
     pub description: String,
