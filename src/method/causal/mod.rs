@@ -350,19 +350,17 @@ pub struct CausalInput<'a> {
 /// - the null's drawn probes, by mask, intervention and the probes drawn, for every class at
 ///   once (each pass of the classifier gives them all), shared by the classes whose clusters
 ///   have the same mask (every class of a whole-image probe family);
-/// - any other pattern's paired changes of one class, by a fingerprint of the pattern (the
-///   pixels it changes), mask, intervention, class and image count.
+/// - a cluster's probes' and their controls' effects on one class (the mean change and the
+///   flip share: a few numbers each, so a large audit's cache stays small), by a
+///   fingerprint of the pattern (the pixels it changes), mask, intervention, class and
+///   image count.
 ///
 /// Each is measured once; a hit returns exactly what measuring again would.
 #[derive(Clone, Default)]
 pub struct EffectCache {
     nulls: Arc<Mutex<HashMap<NullKey, Vec<Vec<Outcome>>>>>,
-    patterns: Arc<Mutex<HashMap<[u64; 2], Changes>>>,
+    patterns: Arc<Mutex<HashMap<[u64; 2], Outcome>>>,
 }
-
-/// What [`CausalInput::changes`] measures: per image, the change of the class's probability,
-/// and the flip share.
-type Changes = (Vec<f64>, f64);
 
 /// Mask, intervention and the probes drawn.
 type NullKey = (Mask, u64, Vec<usize>);
@@ -421,29 +419,12 @@ impl<'a> CausalInput<'a> {
         way: Way,
         class: usize,
     ) -> Result<(Vec<f64>, f64)> {
-        let key = self.fingerprint(pattern, mask, way, class);
-        let cached = self
-            .cache
-            .patterns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        if let Some(hit) = cached {
-            return Ok(hit);
-        }
         let x = self.apply(pattern, mask, way);
         let after = (self.predict)(&x)?;
-        let measured = self.outcome(&after, class);
-        self.cache
-            .patterns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, measured.clone());
-        Ok(measured)
+        Ok(self.outcome(&after, class))
     }
 
-    /// 128 bits standing for what [`CausalInput::changes`] measures: the pixels `pattern`
+    /// 128 bits standing for what [`CausalInput::effect`] measures: the pixels `pattern`
     /// puts in (inside the mask only, when pasted), the mask, the way, the class and the
     /// number of images.
     fn fingerprint(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> [u64; 2] {
@@ -508,10 +489,28 @@ impl<'a> CausalInput<'a> {
             .collect())
     }
 
-    /// Mean effect of `pattern`, and its flip share.
-    fn effect(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> Result<(f64, f64)> {
+    /// Mean effect of `pattern`, and its flip share: measured once per cache
+    /// ([`EffectCache`]), as the same probes recur across methods and rounds.
+    fn effect(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> Result<Outcome> {
+        let key = self.fingerprint(pattern, mask, way, class);
+        let cached = self
+            .cache
+            .patterns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .copied();
+        if let Some(hit) = cached {
+            return Ok(hit);
+        }
         let (d, flips) = self.changes(pattern, mask, way, class)?;
-        Ok((d.iter().sum::<f64>() / d.len().max(1) as f64, flips))
+        let measured = (d.iter().sum::<f64>() / d.len().max(1) as f64, flips);
+        self.cache
+            .patterns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, measured);
+        Ok(measured)
     }
 
     /// Effects of the null's random probes for `class` through `mask`, put in one `way`,

@@ -118,11 +118,11 @@ fn the_null_runs_once_for_every_class_with_the_same_mask() {
         runs.push(calls.load(Ordering::Relaxed) - before);
     }
     // Class 1: the members and the 100 random probes in each of three ways (blended, as a
-    // tint and as a screen). The 16 members are one pattern, measured once a way; swapped,
-    // that grey is itself, and the prototype is it too: both were measured. Class 0 reuses
-    // the random probes' passes and measures the members' pattern for its own class.
+    // tint and as a screen), and the prototype in the way chosen. The 16 members are one
+    // pattern, measured once a way; swapped, that grey is itself, so already measured. Class
+    // 0 reuses the random probes' passes and measures the members' pattern for its own class.
     assert_eq!(tests[0].intervention, "whole");
-    assert_eq!(runs, [3 * (1 + 100), 3]);
+    assert_eq!(runs, [3 * (1 + 100) + 1, 3 + 1]);
     // And its null is what measuring it afresh for class 0 gives.
     let fresh = CausalInput::new(
         &images(20, h, w, 0.0),
@@ -168,13 +168,13 @@ fn a_pattern_is_measured_once_per_class_and_pasted_pixels() {
         }
     }
     let mask = Mask::find(&red, &[0.0; 3 * 64], h, w);
-    let measured = first.changes(&red, &mask, Way::Paste, 1).unwrap();
+    let measured = first.effect(&red, &mask, Way::Paste, 1).unwrap();
     let after_first = calls.load(Ordering::Relaxed);
     // Again, and from another test on the same cache: no pass of the classifier.
-    assert_eq!(first.changes(&red, &mask, Way::Paste, 1).unwrap(), measured);
+    assert_eq!(first.effect(&red, &mask, Way::Paste, 1).unwrap(), measured);
     assert_eq!(
         input(cache.clone())
-            .changes(&red, &mask, Way::Paste, 1)
+            .effect(&red, &mask, Way::Paste, 1)
             .unwrap(),
         measured
     );
@@ -184,7 +184,7 @@ fn a_pattern_is_measured_once_per_class_and_pasted_pixels() {
     let mut outside = red.clone();
     outside[63] = 1.0;
     assert_eq!(
-        first.changes(&outside, &mask, Way::Paste, 1).unwrap(),
+        first.effect(&outside, &mask, Way::Paste, 1).unwrap(),
         measured
     );
     assert_eq!(calls.load(Ordering::Relaxed), after_first + 1);
@@ -198,15 +198,15 @@ fn a_pattern_is_measured_once_per_class_and_pasted_pixels() {
         (&red, Way::Tint, 1),
     ] {
         let before = calls.load(Ordering::Relaxed);
-        let got = first.changes(pattern, &mask, way, class).unwrap();
+        let got = first.effect(pattern, &mask, way, class).unwrap();
         assert_eq!(calls.load(Ordering::Relaxed), before + 1);
         let fresh = input(EffectCache::default())
-            .changes(pattern, &mask, way, class)
+            .effect(pattern, &mask, way, class)
             .unwrap();
         assert_eq!(got, fresh);
     }
     assert_ne!(
-        first.changes(&inside, &mask, Way::Paste, 1).unwrap(),
+        first.effect(&inside, &mask, Way::Paste, 1).unwrap(),
         measured
     );
 }
