@@ -362,6 +362,11 @@ pub struct EffectCache {
     patterns: Arc<Mutex<HashMap<[u64; 2], Outcome>>>,
 }
 
+/// `m` locked; a poisoned lock still holds whole measurements (each is inserted at once).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Mask, intervention and the probes drawn.
 type NullKey = (Mask, u64, Vec<usize>);
 
@@ -493,23 +498,13 @@ impl<'a> CausalInput<'a> {
     /// ([`EffectCache`]), as the same probes recur across methods and rounds.
     fn effect(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> Result<Outcome> {
         let key = self.fingerprint(pattern, mask, way, class);
-        let cached = self
-            .cache
-            .patterns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .copied();
+        let cached = lock(&self.cache.patterns).get(&key).copied();
         if let Some(hit) = cached {
             return Ok(hit);
         }
         let (d, flips) = self.changes(pattern, mask, way, class)?;
         let measured = (d.iter().sum::<f64>() / d.len().max(1) as f64, flips);
-        self.cache
-            .patterns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, measured);
+        lock(&self.cache.patterns).insert(key, measured);
         Ok(measured)
     }
 
@@ -518,13 +513,7 @@ impl<'a> CausalInput<'a> {
     fn null(&self, mask: &Mask, way: Way, class: usize) -> Result<Vec<Outcome>> {
         let key = (mask.clone(), way.key(), self.null_ids.clone());
         let of_class = |all: &[Vec<Outcome>]| all.iter().map(|o| o[class]).collect();
-        if let Some(all) = self
-            .cache
-            .nulls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-        {
+        if let Some(all) = lock(&self.cache.nulls).get(&key) {
             return Ok(of_class(all));
         }
         let mut all = Vec::with_capacity(self.null_patterns.count);
@@ -532,11 +521,7 @@ impl<'a> CausalInput<'a> {
             all.push(self.outcomes(self.null_patterns.image(r), mask, way)?);
         }
         let mine = of_class(&all);
-        self.cache
-            .nulls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, all);
+        lock(&self.cache.nulls).insert(key, all);
         Ok(mine)
     }
 
