@@ -61,6 +61,7 @@ pub mod train;
 mod budget;
 mod check;
 mod kmeans;
+mod memo;
 mod nn;
 mod output;
 mod pipeline;

@@ -19,7 +19,6 @@ use pyo3::types::PyBytes;
 
 use spurion::audit::Holdout;
 use spurion::config::DEFAULT_PROBES;
-use spurion::method::causal::EffectCache;
 use spurion::model::output::{probability_note, to_probabilities};
 use spurion::model::{ModelFormat, ModelInfo, OutputKind};
 use spurion::probes::{ProbeFamily, ProbeSpec};
@@ -419,19 +418,16 @@ fn audit(
                     size[0], size[1]
                 )));
             }
-            Some(Holdout {
-                images: Images {
+            Some(Holdout::new(
+                Images {
                     data: values,
                     count: holdout_count,
                     channels: 3,
                     height: size[0],
                     width: size[1],
                 },
-                description: format!("{holdout_count} hold-out images given to spurion.audit"),
-                cache: EffectCache::default(),
-                vaes: Default::default(),
-                probabilities: Default::default(),
-            })
+                format!("{holdout_count} hold-out images given to spurion.audit"),
+            ))
         }
         None => None,
     };

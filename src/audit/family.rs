@@ -9,18 +9,18 @@ use std::time::Instant;
 use rand::seq::index;
 
 use super::inputs::{branch, check_count};
-use super::{Classifier, Holdout};
+use super::{Classifier, Holdout, HoldoutCaches};
 use crate::config::{AuditConfig, Representation};
 use crate::data::Images;
 use crate::error::{Error, Result};
 use crate::method::Latents;
-use crate::method::causal::{CausalInput, draw_probes};
+use crate::method::causal::{CausalInput, EffectCache, draw_probes};
 use crate::method::latent::fit_vae;
 use crate::method::split::{HELD_SHARE, Split};
 use crate::metrics::Probabilities;
 use crate::nn::vae::{self, TrainedVae, VaeTraining};
 use crate::pipeline::{self, Space};
-use crate::probes::{ProbeFamily, ProbeSource};
+use crate::probes::{ProbeFamily, ProbeSource, ProbeSpec};
 use crate::progress::Progress;
 use crate::results::{AuditRun, AuditTimings};
 use crate::seed::{SeedPath, Stream};
@@ -30,6 +30,8 @@ pub(super) struct FamilyRun<'a> {
     pub classifier: Classifier<'a>,
     pub source: &'a ProbeSource,
     pub holdout: Option<&'a Holdout>,
+    /// The hold-out's caches and the model's key in them, when a model runs on it.
+    pub caches: Option<(&'a HoldoutCaches, u64)>,
     pub config: &'a AuditConfig,
     /// The run's generators ([`super::inputs::family_seeds`]).
     pub seeds: SeedPath,
@@ -58,16 +60,16 @@ impl FamilyRun<'_> {
         // Probabilities another audit of this model already computed for these probes come
         // from the hold-out's cache; the VAE's thumbnails are then drawn only if it trains.
         let key = self.probability_key();
-        let cached = match (&key, self.holdout) {
-            (Some(k), Some(h)) => h.probabilities.get(k)?,
+        let cached = match (&key, self.caches) {
+            (Some(k), Some((c, _))) => c.probabilities.get(k),
             _ => None,
         };
         let (probs, train_x) = match cached {
             Some(probs) => (probs, None),
             None => {
                 let (probs, x) = self.classify(&vae_ids, progress)?;
-                if let (Some(k), Some(h)) = (key, self.holdout) {
-                    h.probabilities.insert(k, &probs)?;
+                if let (Some(k), Some((c, _))) = (key, self.caches) {
+                    c.probabilities.insert(k, probs.clone());
                 }
                 (probs, Some(x))
             }
@@ -160,13 +162,14 @@ impl FamilyRun<'_> {
         ids
     }
 
-    /// What identifies this run's probabilities in [`super::ProbabilityCache`]: the
-    /// generated probe set and the batch size (none for a folder, or for given scores).
-    fn probability_key(&self) -> Option<String> {
-        match (self.classifier, self.source) {
-            (Classifier::Model(_), ProbeSource::Generated(spec)) => Some(format!(
-                "{spec:?}, batch {}",
-                self.config.batch_for(self.source.size())
+    /// What identifies this run's probabilities in the hold-out's cache: the model, the
+    /// generated probe set and the batch size (none for a folder, or without a cache).
+    fn probability_key(&self) -> Option<(u64, ProbeSpec, usize)> {
+        match (self.caches, self.source) {
+            (Some((_, model)), ProbeSource::Generated(spec)) => Some((
+                model,
+                spec.clone(),
+                self.config.batch_for(self.source.size()),
             )),
             _ => None,
         }
@@ -243,18 +246,19 @@ impl FamilyRun<'_> {
                 format!("training VAE on {} probes", self.name),
             )
         };
-        match self.holdout {
-            Some(h) => {
+        match self.caches {
+            Some((c, model)) => {
                 let settings = serde_json::to_string(&(&config.vae, config.device))
                     .map_err(|e| Error::Invalid(format!("VAE settings: {e}")))?;
                 let key = (
+                    model,
                     format!("{}: {}", self.name, self.source.describe()),
                     settings,
                     config.latent_dim,
                     [init_seed, batches.derive(Stream::VaeTraining)],
                     ids.to_vec(),
                 );
-                h.vaes.get_or_train(key, train)
+                c.vaes.get_or_try_insert(key, train)
             }
             None => train(),
         }
@@ -304,7 +308,13 @@ impl FamilyRun<'_> {
             predict,
             (ids, images),
             settings.clone(),
-            h.cache.clone(),
+            self.caches
+                .map(|(c, model)| {
+                    c.effects
+                        .get_or_try_insert(model, || Ok::<_, Error>(EffectCache::default()))
+                })
+                .transpose()?
+                .unwrap_or_default(),
         )?))
     }
 }

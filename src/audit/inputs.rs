@@ -8,7 +8,6 @@ use super::Holdout;
 use crate::config::{AuditConfig, DEFAULT_PROBES, ProbeChoice};
 use crate::data::plant;
 use crate::error::{Error, Result};
-use crate::method::causal::EffectCache;
 use crate::model::LoadedModel;
 use crate::probes::{ProbeSource, ProbeSpec};
 use crate::seed::{self, SeedPath, Stream};
@@ -84,13 +83,7 @@ pub(super) fn holdout_images(
         (0..images.count).collect()
     };
     let images = plant::to_rgb(&images.select(&keep)).resize(h, w);
-    Ok(Some(Holdout {
-        images,
-        description: what,
-        cache: EffectCache::default(),
-        vaes: Default::default(),
-        probabilities: Default::default(),
-    }))
+    Ok(Some(Holdout::new(images, what)))
 }
 
 /// Checks, before any work, that the audit's largest buffers fit in memory.

@@ -11,8 +11,6 @@ mod family;
 mod inputs;
 mod merge;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use family::FamilyRun;
@@ -23,92 +21,86 @@ use merge::{merge_findings, run_names};
 use crate::config::{AuditConfig, ProbeChoice};
 use crate::data::Images;
 use crate::error::{Error, Result};
+use crate::memo::Memo;
 use crate::method::causal::EffectCache;
 use crate::metrics::Probabilities;
 use crate::model::{LoadedModel, ProbabilityModel};
 use crate::nn::vae::{TrainedVae, VaeTraining};
-use crate::probes::{MANIFEST, ProbeSource, read_manifest};
+use crate::probes::{MANIFEST, ProbeSource, ProbeSpec, read_manifest};
 use crate::progress::Progress;
 use crate::results::{AuditResults, AuditTimings};
 use crate::scores::GivenScores;
 
-/// Held-out real images for the causal test, and what they are, with what audits of one
-/// model on them have already measured. The caches assume that one model (and its
-/// preprocessing): to audit another, start from empty caches (`Default::default()`).
+/// Held-out real images for the causal test, and what they are, with what audits on them
+/// have already measured. The measurements are kept by classifier, known by its answers on
+/// a few fixed images ([`Holdout::new`]), so audits of several models may share one.
 pub struct Holdout {
     pub images: Images,
     pub description: String,
-    /// Effects already measured on these images, for audits of the same model.
-    pub cache: EffectCache,
-    /// VAEs already trained, for audits of the same model with the same probes and VAE
-    /// settings (the benchmark's paper and spurion methods differ only in how they read the
-    /// latents off one VAE, so it is trained once).
-    pub vaes: VaeCache,
-    /// Probe sets already classified by this model (the benchmark audits one model four
-    /// ways, each on the same generated probes).
-    pub probabilities: ProbabilityCache,
+    caches: HoldoutCaches,
 }
 
-/// Every probe's probabilities by the generated probe set (its family, count, size and
-/// seed) and the inference batch size. The classifier is the [`Holdout`]'s model, so the
-/// cache lives there. Folders of probes are read afresh each time.
-#[derive(Clone, Default)]
-pub struct ProbabilityCache(Arc<Mutex<HashMap<String, Probabilities>>>);
-
-impl ProbabilityCache {
-    /// The probabilities stored under `key`, if any.
-    pub(crate) fn get(&self, key: &str) -> Result<Option<Probabilities>> {
-        Ok(self
-            .0
-            .lock()
-            .map_err(|_| Error::Invalid("the probability cache was poisoned".into()))?
-            .get(key)
-            .cloned())
-    }
-
-    /// Stores `probs` under `key`.
-    pub(crate) fn insert(&self, key: String, probs: &Probabilities) -> Result<()> {
-        self.0
-            .lock()
-            .map_err(|_| Error::Invalid("the probability cache was poisoned".into()))?
-            .insert(key, probs.clone());
-        Ok(())
-    }
-}
-
-/// Trained VAEs by everything their training reads: the probe set, the probes trained on,
-/// the VAE's settings and its two seeds. The classifier (which gives the guided VAE its
-/// targets) is the [`Holdout`]'s model, so the cache lives there.
-#[derive(Clone, Default)]
-pub struct VaeCache(Arc<Mutex<HashMap<VaeKey, (TrainedVae, VaeTraining)>>>);
-
-/// Probe set, the VAE's settings as JSON, latent dimension, seeds, the probes trained on.
-type VaeKey = (String, String, usize, [u64; 2], Vec<usize>);
-
-impl VaeCache {
-    /// The VAE trained under `key`, training it with `train` the first time.
-    pub(crate) fn get_or_train(
-        &self,
-        key: VaeKey,
-        train: impl FnOnce() -> Result<(TrainedVae, VaeTraining)>,
-    ) -> Result<(TrainedVae, VaeTraining)> {
-        let cached = self
-            .0
-            .lock()
-            .map_err(|_| Error::Invalid("the VAE cache was poisoned".into()))?
-            .get(&key)
-            .cloned();
-        if let Some(hit) = cached {
-            return Ok(hit);
+impl Holdout {
+    /// `images`, described by `description` in the report, with nothing measured yet.
+    ///
+    /// A classifier is known to the caches by a hash of its answers on the first
+    /// [`MODEL_KEY_IMAGES`] of `images` and as many images of seeded uniform noise (one
+    /// extra pass of 16 images per audit): two classifiers that give bit-identical answers
+    /// on all of those share measurements.
+    pub fn new(images: Images, description: impl Into<String>) -> Self {
+        Holdout {
+            images,
+            description: description.into(),
+            caches: HoldoutCaches::default(),
         }
-        let trained = train()?;
-        self.0
-            .lock()
-            .map_err(|_| Error::Invalid("the VAE cache was poisoned".into()))?
-            .insert(key, trained.clone());
-        Ok(trained)
+    }
+
+    /// Which classifier `model` is, to the caches (see [`Holdout::new`]).
+    fn model_key(&self, model: &dyn ProbabilityModel) -> Result<u64> {
+        use rand::{Rng as _, SeedableRng};
+        use std::hash::{Hash, Hasher};
+        let n = self.images.count.min(MODEL_KEY_IMAGES);
+        let mut x = self.images.slice(0, n);
+        // Real images alone may not tell models apart (a confident model's answers saturate
+        // to exactly 0 and 1); noise is off every training distribution.
+        let mut rng = crate::Rng::seed_from_u64(MODEL_KEY_NOISE_SEED);
+        for _ in 0..MODEL_KEY_IMAGES {
+            let noise: Vec<f32> = (0..x.image_len()).map(|_| rng.random()).collect();
+            x.push(&noise);
+        }
+        let answers = model.predict(&x)?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        answers.classes.hash(&mut h);
+        answers.values.iter().for_each(|p| p.to_bits().hash(&mut h));
+        Ok(h.finish())
     }
 }
+
+/// How many hold-out images, and as many of noise, tell one classifier from another in
+/// [`Holdout`]'s caches.
+pub const MODEL_KEY_IMAGES: usize = 8;
+
+/// The noise images' seed: fixed, as they only name the classifier and change no result.
+const MODEL_KEY_NOISE_SEED: u64 = 0x5eed_0fc1_a551_f1e5;
+
+/// What audits on one [`Holdout`] have measured. The benchmark audits each model four ways
+/// on the same probes, and `--k tested` tests a class's unchanged cluster again in its second
+/// round; these let each thing be measured once.
+#[derive(Clone, Default)]
+struct HoldoutCaches {
+    /// Effects of patterns on the images, by classifier.
+    effects: Memo<u64, EffectCache>,
+    /// Trained VAEs: the paper's and spurion's methods differ only in how they read the
+    /// latents off one VAE, so it is trained once.
+    vaes: Memo<VaeKey, (TrainedVae, VaeTraining)>,
+    /// Generated probe sets already classified, by the model, the set and the batch size
+    /// (folders of probes are read afresh each time).
+    probabilities: Memo<(u64, ProbeSpec, usize), Probabilities>,
+}
+
+/// Model, probe set, the VAE's settings as JSON, latent dimension, seeds, the probes
+/// trained on: everything a VAE's training reads.
+type VaeKey = (u64, String, String, usize, [u64; 2], Vec<usize>);
 
 pub use crate::results::AuditRun;
 
@@ -182,6 +174,11 @@ fn audit_with(
     let mut timings = AuditTimings::default();
     let mut runs = Vec::with_capacity(sources.len());
     let names = run_names(&config.probes, sources.len());
+    // The caches are the hold-out's, and only a model spurion runs is cached.
+    let caches = match (classifier, holdout) {
+        (Classifier::Model(m), Some(h)) => Some((&h.caches, h.model_key(m)?)),
+        _ => None,
+    };
     for ((k, source), family) in sources.iter().enumerate().zip(names) {
         // Several families write their files in a folder each.
         let rel = if sources.len() > 1 {
@@ -193,6 +190,7 @@ fn audit_with(
             classifier,
             source,
             holdout,
+            caches,
             config,
             seeds: family_seeds(config.seed, k),
             name: family,
@@ -343,6 +341,23 @@ mod tests {
         }
     }
 
+    /// The same model with its two classes' answers swapped.
+    struct Swapped(CountedRedOrBlue);
+
+    impl ProbabilityModel for Swapped {
+        fn class_names(&self) -> &[String] {
+            self.0.class_names()
+        }
+        fn input_size(&self) -> [usize; 2] {
+            self.0.input_size()
+        }
+        fn predict(&self, images: &Images) -> Result<crate::metrics::Probabilities> {
+            let p = self.0.predict(images)?;
+            let values = p.values.chunks(2).flat_map(|r| [r[1], r[0]]).collect();
+            crate::metrics::Probabilities::new(2, values)
+        }
+    }
+
     #[test]
     fn a_second_audit_of_one_model_on_its_holdout_reuses_probabilities_and_effects() {
         let model = CountedRedOrBlue(Default::default(), vec!["red".into(), "blue".into()]);
@@ -351,13 +366,7 @@ mod tests {
         for i in 0..30 {
             x.push(&[(i % 5) as f32 / 5.0; 48]);
         }
-        let holdout = Holdout {
-            images: x,
-            description: "grey levels".into(),
-            cache: EffectCache::default(),
-            vaes: VaeCache::default(),
-            probabilities: ProbabilityCache::default(),
-        };
+        let holdout = Holdout::new(x, "grey levels");
         let config = AuditConfig {
             probes_count: Some(300),
             representation: crate::config::Representation::TopProbes,
@@ -365,22 +374,16 @@ mod tests {
             ..AuditConfig::default()
         };
         let sources = [probe_source(&config, 0, [4, 4]).unwrap()];
-        let run = || {
-            audit(
-                &model,
-                &sources,
-                Some(&holdout),
-                &config,
-                &Progress::hidden(),
-            )
+        let run = |model: &dyn ProbabilityModel, holdout: &Holdout| {
+            audit(model, &sources, Some(holdout), &config, &Progress::hidden()).unwrap()
         };
-        let first = run().unwrap();
+        let first = run(&model, &holdout);
         let after_first = seen();
         assert!(after_first > 300 + 30, "{after_first}");
-        let second = run().unwrap();
-        // Only the untouched hold-out images again, and each tested cluster's prototype
-        // (its whole per-image changes are not kept): the probes' probabilities, the null
-        // and the heaviest probes' effects come from the caches, unchanged.
+        let second = run(&model, &holdout);
+        // Only the model's key, the untouched hold-out images again, and each tested
+        // cluster's prototype (its whole per-image changes are not kept): the probes'
+        // probabilities, the null and the heaviest probes' effects come from the caches.
         let tested = first.runs[0]
             .run
             .clusters
@@ -388,46 +391,32 @@ mod tests {
             .filter(|c| c.causal.is_some())
             .count();
         assert!(tested > 0);
-        assert_eq!(seen() - after_first, 30 * (1 + tested));
+        assert_eq!(
+            seen() - after_first,
+            2 * MODEL_KEY_IMAGES + 30 * (1 + tested)
+        );
         assert_eq!(first, second);
         assert!(first.findings.iter().any(|f| f.causal_effect.is_some()));
         // Without the hold-out's caches, an audit measures everything afresh: the same.
-        let fresh = Holdout {
-            images: holdout.images.clone(),
-            description: holdout.description.clone(),
-            cache: EffectCache::default(),
-            vaes: VaeCache::default(),
-            probabilities: ProbabilityCache::default(),
-        };
+        let fresh = || Holdout::new(holdout.images.clone(), holdout.description.clone());
         let before = seen();
-        let third = audit(&model, &sources, Some(&fresh), &config, &Progress::hidden()).unwrap();
+        assert_eq!(first, run(&model, &fresh()));
         assert_eq!(seen() - before, after_first);
-        assert_eq!(first, third);
+
+        // Another model on the same hold-out gets its own measurements, as on a fresh one.
+        let swapped = Swapped(CountedRedOrBlue(Default::default(), model.1.clone()));
+        let shared = run(&swapped, &holdout);
+        let alone = run(&swapped, &fresh());
+        assert_eq!(shared, alone);
+        assert_ne!(shared.runs[0].run, first.runs[0].run);
     }
 
     #[test]
-    fn a_vae_is_trained_once_per_key_and_the_copy_is_the_trained_one() {
-        let cache = VaeCache::default();
-        let key = |seed: u64| {
-            (
-                "solid".to_string(),
-                "{}".to_string(),
-                2,
-                [seed, 1],
-                vec![0, 1],
-            )
-        };
-        let mut trained = 0;
-        let mut train = |seed| {
-            trained += 1;
-            tiny_vae(seed)
-        };
-        let (first, _) = cache.get_or_train(key(5), || train(5)).unwrap();
-        let (again, _) = cache
-            .get_or_train(key(5), || panic!("trained twice"))
-            .unwrap();
-        let (other, _) = cache.get_or_train(key(6), || train(6)).unwrap();
-        assert_eq!(trained, 2);
+    fn a_cached_vae_is_the_trained_one() {
+        let cache: Memo<u64, (TrainedVae, VaeTraining)> = Memo::default();
+        let first = cache.get_or_try_insert(5, || tiny_vae(5)).unwrap().0;
+        let again = cache.get(&5).unwrap().0;
+        let other = tiny_vae(6).unwrap().0;
         let bytes = |v: &TrainedVae| v.save().unwrap().weights;
         assert_eq!(bytes(&first), bytes(&again));
         assert_ne!(bytes(&first), bytes(&other));

@@ -49,7 +49,7 @@ use crate::audit::{self, Holdout};
 use crate::config::{AuditConfig, ProbeChoice, Representation};
 use crate::data::{self, LabeledImages, idx::Transpose, plant};
 use crate::error::{Error, Result};
-use crate::method::causal::{CausalSettings, EffectCache};
+use crate::method::causal::CausalSettings;
 use crate::method::describe::{Position, same_angle};
 use crate::method::verdict::Driver;
 use crate::method::{ClusterCount, Finding, VaeKind};
@@ -356,13 +356,7 @@ fn run_case(
     let model = Checkpoint::in_memory(model, cconf, &device, &case.name);
     // Held-out real images, nothing planted.
     let clean_val = plant::to_rgb(&val.images.slice(0, val.images.count.min(HOLDOUT_IMAGES)));
-    let holdout = Holdout {
-        images: clean_val.clone(),
-        description: "held-out digits, nothing planted".into(),
-        cache: EffectCache::default(),
-        vaes: Default::default(),
-        probabilities: Default::default(),
-    };
+    let holdout = Holdout::new(clean_val.clone(), "held-out digits, nothing planted");
     let positive: Vec<f64> = case
         .units()
         .iter()

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::seed::{self, Rng, Stream};
 
 /// A built-in probe family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeFamily {
     /// Solid-colour images, RGB uniform in `[0, 1]^3` (the paper's probes).
@@ -98,7 +98,7 @@ impl std::str::FromStr for ProbeFamily {
 }
 
 /// A reproducible, lazily generated probe set.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProbeSpec {
     pub family: ProbeFamily,
     pub count: usize,

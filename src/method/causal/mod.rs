@@ -37,13 +37,11 @@
 //!   turned half-way round): a real local shortcut loses its effect under both controls,
 //!   which are compared with the same null.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use rand::Rng as _;
 
 use crate::data::Images;
 use crate::error::Result;
+use crate::memo::Memo;
 use crate::metrics::Probabilities;
 use crate::seed::Rng;
 
@@ -356,15 +354,13 @@ pub struct CausalInput<'a> {
 ///   image count.
 ///
 /// Each is measured once; a hit returns exactly what measuring again would.
+///
+/// A cache is for one classifier (with its preprocessing) on one set of images:
+/// [`crate::audit::Holdout`] keeps one per classifier.
 #[derive(Clone, Default)]
 pub struct EffectCache {
-    nulls: Arc<Mutex<HashMap<NullKey, Vec<Vec<Outcome>>>>>,
-    patterns: Arc<Mutex<HashMap<[u64; 2], Outcome>>>,
-}
-
-/// `m` locked; a poisoned lock still holds whole measurements (each is inserted at once).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    nulls: Memo<NullKey, Vec<Vec<Outcome>>>,
+    patterns: Memo<[u64; 2], Outcome>,
 }
 
 /// Mask, intervention and the probes drawn.
@@ -498,31 +494,22 @@ impl<'a> CausalInput<'a> {
     /// ([`EffectCache`]), as the same probes recur across methods and rounds.
     fn effect(&self, pattern: &[f32], mask: &Mask, way: Way, class: usize) -> Result<Outcome> {
         let key = self.fingerprint(pattern, mask, way, class);
-        let cached = lock(&self.cache.patterns).get(&key).copied();
-        if let Some(hit) = cached {
-            return Ok(hit);
-        }
-        let (d, flips) = self.changes(pattern, mask, way, class)?;
-        let measured = (d.iter().sum::<f64>() / d.len().max(1) as f64, flips);
-        lock(&self.cache.patterns).insert(key, measured);
-        Ok(measured)
+        self.cache.patterns.get_or_try_insert(key, || {
+            let (d, flips) = self.changes(pattern, mask, way, class)?;
+            Ok((d.iter().sum::<f64>() / d.len().max(1) as f64, flips))
+        })
     }
 
     /// Effects of the null's random probes for `class` through `mask`, put in one `way`,
     /// measured once for every class.
     fn null(&self, mask: &Mask, way: Way, class: usize) -> Result<Vec<Outcome>> {
         let key = (mask.clone(), way.key(), self.null_ids.clone());
-        let of_class = |all: &[Vec<Outcome>]| all.iter().map(|o| o[class]).collect();
-        if let Some(all) = lock(&self.cache.nulls).get(&key) {
-            return Ok(of_class(all));
-        }
-        let mut all = Vec::with_capacity(self.null_patterns.count);
-        for r in 0..self.null_patterns.count {
-            all.push(self.outcomes(self.null_patterns.image(r), mask, way)?);
-        }
-        let mine = of_class(&all);
-        lock(&self.cache.nulls).insert(key, all);
-        Ok(mine)
+        let all = self.cache.nulls.get_or_try_insert(key, || {
+            (0..self.null_patterns.count)
+                .map(|r| self.outcomes(self.null_patterns.image(r), mask, way))
+                .collect::<Result<Vec<_>>>()
+        })?;
+        Ok(all.iter().map(|o| o[class]).collect())
     }
 
     /// Tests a cluster as a driver of `class` through `mask`: `members` are its heaviest
