@@ -303,8 +303,8 @@ impl FamilyRun<'_> {
         );
         let images = self.source.get(&ids)?;
         Ok(Some(CausalInput::new(
-            &h.images,
-            h.description.clone(),
+            h.images(),
+            h.description().to_string(),
             predict,
             (ids, images),
             settings.clone(),

@@ -34,9 +34,11 @@ use crate::scores::GivenScores;
 /// Held-out real images for the causal test, and what they are, with what audits on them
 /// have already measured. The measurements are kept by classifier, known by its answers on
 /// a few fixed images ([`Holdout::new`]), so audits of several models may share one.
+///
+/// The images are fixed once made: the caches hold what was measured on them.
 pub struct Holdout {
-    pub images: Images,
-    pub description: String,
+    images: Images,
+    description: String,
     caches: HoldoutCaches,
 }
 
@@ -53,6 +55,16 @@ impl Holdout {
             description: description.into(),
             caches: HoldoutCaches::default(),
         }
+    }
+
+    /// The images, at the classifier's input size.
+    pub fn images(&self) -> &Images {
+        &self.images
+    }
+
+    /// What the images are, as the report says it.
+    pub fn description(&self) -> &str {
+        &self.description
     }
 
     /// Which classifier `model` is, to the caches (see [`Holdout::new`]).
@@ -398,7 +410,7 @@ mod tests {
         assert_eq!(first, second);
         assert!(first.findings.iter().any(|f| f.causal_effect.is_some()));
         // Without the hold-out's caches, an audit measures everything afresh: the same.
-        let fresh = || Holdout::new(holdout.images.clone(), holdout.description.clone());
+        let fresh = || Holdout::new(holdout.images().clone(), holdout.description());
         let before = seen();
         assert_eq!(first, run(&model, &fresh()));
         assert_eq!(seen() - before, after_first);
