@@ -47,6 +47,14 @@ impl<K: Hash + Eq, V: Clone> Memo<K, V> {
         Ok(value)
     }
 
+    /// The value under `key`, a default one stored the first time.
+    pub(crate) fn get_or_default(&self, key: K) -> V
+    where
+        V: Default,
+    {
+        self.map().entry(key).or_default().clone()
+    }
+
     /// How many values are stored.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
@@ -75,6 +83,14 @@ mod tests {
         assert_eq!(get(&shared, 2), "value 2");
         assert_eq!(computed, 2);
         assert_eq!(memo.len(), 2);
+    }
+
+    #[test]
+    fn a_default_is_stored_once_and_shared() {
+        let memo: Memo<u32, Memo<u32, u32>> = Memo::default();
+        memo.get_or_default(1).insert(7, 8);
+        assert_eq!(memo.get_or_default(1).get(&7), Some(8));
+        assert_eq!(memo.get_or_default(2).get(&7), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::config::{AuditConfig, Representation};
 use crate::data::Images;
 use crate::error::{Error, Result};
 use crate::method::Latents;
-use crate::method::causal::{CausalInput, EffectCache, draw_probes};
+use crate::method::causal::{CausalInput, draw_probes};
 use crate::method::latent::fit_vae;
 use crate::method::split::{HELD_SHARE, Split};
 use crate::metrics::Probabilities;
@@ -309,11 +309,7 @@ impl FamilyRun<'_> {
             (ids, images),
             settings.clone(),
             self.caches
-                .map(|(c, model)| {
-                    c.effects
-                        .get_or_try_insert(model, || Ok::<_, Error>(EffectCache::default()))
-                })
-                .transpose()?
+                .map(|(c, model)| c.effects.get_or_default(model))
                 .unwrap_or_default(),
         )?))
     }
