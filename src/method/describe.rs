@@ -240,9 +240,47 @@ pub fn energy_position(images: &Images, i: usize) -> Option<Position> {
     Some(Position::of(cy / total, cx / total))
 }
 
-/// Orientation of stripes in a prototype, from the structure tensor of its luminance:
+/// Orientation of stripes in an image, from the structure tensor of its luminance:
 /// `(angle of the stripes in degrees from horizontal, 0-180, coherence 0-1)`.
 pub fn stripe_orientation(images: &Images, i: usize) -> Option<(f64, f64)> {
+    let [jxx, jyy, jxy] = structure_tensor(images, i)?;
+    orientation([jxx, jyy, jxy])
+}
+
+/// Orientation of the stripes that a set of probes share: each image's structure tensor,
+/// normalised to unit trace (so every probe counts by its weight, not its contrast), summed
+/// with `weights`. Stripes at random phases cancel in a mean image; their orientations do
+/// not cancel here. None when no image has structure.
+pub fn shared_stripe_orientation(images: &Images, weights: &[f32]) -> Option<(f64, f64)> {
+    let mut sum = [0.0f64; 3];
+    for (i, &wi) in weights.iter().enumerate().take(images.count) {
+        if let Some(t) = structure_tensor(images, i) {
+            let trace = t[0] + t[1];
+            for (s, v) in sum.iter_mut().zip(t) {
+                *s += wi as f64 * v / trace;
+            }
+        }
+    }
+    orientation(sum)
+}
+
+/// `(angle of the stripes, coherence)` of a structure tensor `[jxx, jyy, jxy]`.
+fn orientation([jxx, jyy, jxy]: [f64; 3]) -> Option<(f64, f64)> {
+    let trace = jxx + jyy;
+    if trace < 1e-6 {
+        return None;
+    }
+    let coherence = ((jxx - jyy).powi(2) + 4.0 * jxy * jxy).sqrt() / trace;
+    // Dominant gradient direction; stripes run perpendicular to it. Image y points down, so
+    // flip it to report angles counter-clockwise from horizontal.
+    let gradient = 0.5 * (2.0 * -jxy).atan2(jxx - jyy);
+    let stripes = (gradient.to_degrees() + 90.0).rem_euclid(180.0);
+    Some((stripes, coherence))
+}
+
+/// The structure tensor `[jxx, jyy, jxy]` of image `i`'s luminance (central differences),
+/// None when it is flat.
+fn structure_tensor(images: &Images, i: usize) -> Option<[f64; 3]> {
     let (h, w) = (images.height, images.width);
     if h < 3 || w < 3 {
         return None;
@@ -261,16 +299,7 @@ pub fn stripe_orientation(images: &Images, i: usize) -> Option<(f64, f64)> {
             jxy += gx * gy;
         }
     }
-    let trace = jxx + jyy;
-    if trace < 1e-6 {
-        return None;
-    }
-    let coherence = ((jxx - jyy).powi(2) + 4.0 * jxy * jxy).sqrt() / trace;
-    // Dominant gradient direction; stripes run perpendicular to it. Image y points down, so
-    // flip it to report angles counter-clockwise from horizontal.
-    let gradient = 0.5 * (2.0 * -jxy).atan2(jxx - jyy);
-    let stripes = (gradient.to_degrees() + 90.0).rem_euclid(180.0);
-    Some((stripes, coherence))
+    (jxx + jyy >= 1e-6).then_some([jxx, jyy, jxy])
 }
 
 /// Most probes a description looks at per cluster (the heaviest ones).
@@ -278,8 +307,9 @@ const DESCRIBED_PROBES: usize = 400;
 
 /// Describes cluster `j`: the colours of its heaviest members (`members`, probe ids with
 /// `weights` indexed by probe id, images from `probe_images`), where the mean of its heaviest
-/// probes has structure (`heaviest`, one image; the prototype when None) and the stripes of
-/// its prototype (image `j` of `prototypes`).
+/// probes has structure (`heaviest`, one image; the prototype when None) and which way the
+/// stripes its heaviest members share run (the prototype's, image `j` of `prototypes`, for a
+/// cluster without members).
 pub fn describe_cluster(
     mut members: Vec<usize>,
     weights: &[f32],
@@ -300,7 +330,13 @@ pub fn describe_cluster(
         Some(h) => energy_position(h, 0),
         None => energy_position(prototypes, j),
     };
-    let stripes_deg = stripe_orientation(prototypes, j)
+    // From the probes themselves: a decoded centroid blurs fine stripes away.
+    let stripes = if members.is_empty() {
+        stripe_orientation(prototypes, j)
+    } else {
+        shared_stripe_orientation(&images, &w)
+    };
+    let stripes_deg = stripes
         .filter(|&(_, coherence)| coherence > 0.5)
         .map(|(angle, _)| angle.round());
     let mut text = match part {
@@ -517,5 +553,48 @@ mod tests {
         let (angle, coherence) = stripe_orientation(&imgs, 0).unwrap();
         assert!((angle - 90.0).abs() < 1.0, "{angle}");
         assert!(coherence > 0.9);
+    }
+
+    /// Stripes at `deg` (counter-clockwise from horizontal), period 4 px, shifted by `phase`.
+    fn stripes(deg: f32, phase: f32) -> Vec<f32> {
+        let (h, w) = (16, 16);
+        let a = deg.to_radians();
+        let (nx, ny) = (-a.sin(), -a.cos());
+        let mut img = vec![0.0f32; 3 * h * w];
+        for c in 0..3 {
+            for y in 0..h {
+                for x in 0..w {
+                    let u = x as f32 * nx + y as f32 * ny;
+                    let on = (std::f32::consts::PI * u / 2.0 + phase).sin() > 0.0;
+                    img[c * h * w + y * w + x] = if on { 1.0 } else { 0.0 };
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn probes_share_stripes_that_their_mean_blurs_away() {
+        let mut probes = Images::empty(3, 16, 16);
+        for phase in [0.0, std::f32::consts::PI] {
+            probes.push(&stripes(45.0, phase));
+        }
+        // Opposite phases: the mean is flat grey, the orientation is still shared.
+        let mut mean = Images::empty(3, 16, 16);
+        mean.push(&probes.mean());
+        assert!(stripe_orientation(&mean, 0).is_none_or(|(_, c)| c < 0.5));
+        let (angle, coherence) = shared_stripe_orientation(&probes, &[1.0, 1.0]).unwrap();
+        assert!((angle - 45.0).abs() < 3.0, "{angle}");
+        assert!(coherence > 0.9, "{coherence}");
+        // Stripes across each other share none, unless one outweighs the other.
+        let mut crossed = Images::empty(3, 16, 16);
+        crossed.push(&stripes(0.0, 0.0));
+        crossed.push(&stripes(90.0, 0.0));
+        let (_, coherence) = shared_stripe_orientation(&crossed, &[1.0, 1.0]).unwrap();
+        assert!(coherence < 0.1, "{coherence}");
+        let (angle, _) = shared_stripe_orientation(&crossed, &[1.0, 0.1]).unwrap();
+        assert!(same_angle(angle, 0.0, 3.0), "{angle}");
+        // Flat probes have no stripes at all.
+        assert_eq!(shared_stripe_orientation(&mean, &[1.0]), None);
     }
 }

@@ -27,8 +27,9 @@ pub enum ProbeFamily {
     /// A square of a random colour (side 15-35% of the image) centred anywhere on a black
     /// background (cut by the border near it).
     Patch,
-    /// Stripes of random orientation, frequency (1-8 cycles per image), phase and two random
-    /// colours.
+    /// Stripes of random orientation, frequency (1 cycle per image up to a period of 3.5
+    /// pixels: 8 cycles on 28-pixel images), phase and two random colours, one of them black
+    /// in half the probes.
     Gratings,
     /// Smooth random colour fields: a random 4x4 colour grid, bilinearly upsampled.
     Noise,
@@ -169,6 +170,17 @@ fn draw_part(rng: &mut Rng) -> ProbeFamily {
     MIXED_PARTS[rng.random_range(0..MIXED_PARTS.len())]
 }
 
+/// The finest stripes a grating probe has: a period of [`FINEST_PERIOD`] pixels along the
+/// image's shorter side (8 cycles on 28-pixel images). A bound in cycles per image instead
+/// would leave large images with coarse stripes only (8 cycles on 224 pixels: a 28-pixel
+/// period, coarser than lines of text).
+fn max_cycles(h: usize, w: usize) -> f32 {
+    (h.min(w) as f32 / FINEST_PERIOD).max(2.0)
+}
+
+/// Pixels per cycle of a grating probe's finest stripes.
+pub const FINEST_PERIOD: f32 = 3.5;
+
 /// One probe of `family` drawn from `rng`, `3 x h x w`.
 fn draw(family: ProbeFamily, rng: &mut Rng, h: usize, w: usize) -> Vec<f32> {
     let hw = h * w;
@@ -205,8 +217,11 @@ fn draw(family: ProbeFamily, rng: &mut Rng, h: usize, w: usize) -> Vec<f32> {
         ProbeFamily::Gratings => {
             let a: [f32; 3] = [rng.random(), rng.random(), rng.random()];
             let b: [f32; 3] = [rng.random(), rng.random(), rng.random()];
+            // Half of them on black: stripes of one colour on a dark ground, as lines of text
+            // or a pattern over a digit's background are (docs/benchmark.md, stripes).
+            let b = if rng.random_bool(0.5) { [0.0; 3] } else { b };
             let theta = rng.random_range(0.0..PI);
-            let cycles = rng.random_range(1.0f32..8.0);
+            let cycles = rng.random_range(1.0f32..max_cycles(h, w));
             let phase = rng.random_range(0.0..2.0 * PI);
             let (ct, st) = (theta.cos(), theta.sin());
             for y in 0..h {

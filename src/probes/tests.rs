@@ -119,6 +119,48 @@ fn gratings_alternate_along_a_line() {
 }
 
 #[test]
+fn gratings_reach_a_period_of_a_few_pixels_at_any_size() {
+    assert_eq!(max_cycles(28, 28), 8.0);
+    assert_eq!(max_cycles(224, 224), 64.0);
+    assert_eq!(max_cycles(48, 192), 48.0 / FINEST_PERIOD);
+    // The finest period along a 224-pixel image's middle row, over 40 probes: the pixels
+    // between two crossings of the row's mean luminance, twice.
+    let spec = ProbeSpec::new(ProbeFamily::Gratings, 40, [224, 224], 3);
+    let hw = 224 * 224;
+    let finest = (0..40)
+        .filter_map(|i| {
+            let img = spec.probe(i);
+            let row: Vec<f32> = (0..224)
+                .map(|x| (0..3).map(|c| img[c * hw + 112 * 224 + x]).sum())
+                .collect();
+            let mean = row.iter().sum::<f32>() / 224.0;
+            let crossings = row
+                .windows(2)
+                .filter(|p| (p[0] > mean) != (p[1] > mean))
+                .count();
+            (crossings > 0).then(|| 2.0 * 224.0 / crossings as f32)
+        })
+        .fold(f32::MAX, f32::min);
+    assert!(finest < 10.0, "finest period {finest} px");
+}
+
+#[test]
+fn half_the_gratings_are_stripes_on_black() {
+    let spec = family(ProbeFamily::Gratings);
+    let on_black = (0..200)
+        .filter(|&i| {
+            let img = spec.probe(i);
+            // The darkest pixel, by its brightest channel.
+            let darkest = (0..400)
+                .map(|p| (0..3).map(|c| img[c * 400 + p]).fold(0.0, f32::max))
+                .fold(1.0, f32::min);
+            darkest < 0.05
+        })
+        .count();
+    assert!((70..=130).contains(&on_black), "{on_black} of 200 on black");
+}
+
+#[test]
 fn noise_is_smooth() {
     let img = family(ProbeFamily::Noise).probe(2);
     // Neighbouring pixels differ far less than the range.
