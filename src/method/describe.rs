@@ -243,8 +243,7 @@ pub fn energy_position(images: &Images, i: usize) -> Option<Position> {
 /// Orientation of stripes in an image, from the structure tensor of its luminance:
 /// `(angle of the stripes in degrees from horizontal, 0-180, coherence 0-1)`.
 pub fn stripe_orientation(images: &Images, i: usize) -> Option<(f64, f64)> {
-    let [jxx, jyy, jxy] = structure_tensor(images, i)?;
-    orientation([jxx, jyy, jxy])
+    orientation(structure_tensor(images, i)?)
 }
 
 /// Orientation of the stripes that a set of probes share: each image's structure tensor,
@@ -287,13 +286,16 @@ fn structure_tensor(images: &Images, i: usize) -> Option<[f64; 3]> {
     }
     let hw = h * w;
     let img = images.image(i);
-    let lum =
-        |y: usize, x: usize| (0..3).map(|c| img[c * hw + y * w + x] as f64).sum::<f64>() / 3.0;
+    // Each pixel's luminance once: a description takes up to 400 probes' tensors.
+    let lum: Vec<f64> = (0..hw)
+        .map(|p| (0..3).map(|c| img[c * hw + p] as f64).sum::<f64>() / 3.0)
+        .collect();
     let (mut jxx, mut jyy, mut jxy) = (0.0, 0.0, 0.0);
     for y in 1..h - 1 {
         for x in 1..w - 1 {
-            let gx = (lum(y, x + 1) - lum(y, x - 1)) / 2.0;
-            let gy = (lum(y + 1, x) - lum(y - 1, x)) / 2.0;
+            let p = y * w + x;
+            let gx = (lum[p + 1] - lum[p - 1]) / 2.0;
+            let gy = (lum[p + w] - lum[p - w]) / 2.0;
             jxx += gx * gx;
             jyy += gy * gy;
             jxy += gx * gy;
