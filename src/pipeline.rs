@@ -11,7 +11,7 @@ use crate::method::causal::CausalInput;
 use crate::method::projection::Projection2d;
 use crate::method::search::{ClusterCount, Shortcuts, class_weights};
 use crate::method::split::Split;
-use crate::method::verdict::{self, Status};
+use crate::method::verdict::Status;
 use crate::method::{self, Latents, RunInput, ShortcutSearch};
 use crate::metrics::{self, AcpScore, Probabilities};
 use crate::nn::vae::VaeTraining;
@@ -99,6 +99,24 @@ pub(crate) struct SpaceTimes {
     pub analysis: f64,
 }
 
+/// `--k tested`: every class that ends with one cluster is reported as in the first round, one
+/// cluster per class. Its centroid is the same there (a one-cluster k-means is the weighted mean
+/// of the class's probes); only the split clusters of other classes have since taken some of its
+/// held-out probes, and that must neither give it a finding one cluster did not (a class that
+/// failed with one is never searched again) nor take away one it had.
+fn keep_first_round(analysis: &mut RunAnalysis, first: &RunAnalysis, ks: &[usize]) {
+    let mut j = 0;
+    for (c, &k) in ks.iter().enumerate() {
+        if k == 1 {
+            debug_assert_eq!(analysis.clusters[j].centroid, first.clusters[c].centroid);
+            analysis.clusters[j] = first.clusters[c].clone();
+            analysis.nearest[j] = first.nearest[c].clone();
+            analysis.findings[c] = first.findings[c].at_cluster(c, j);
+        }
+        j += k;
+    }
+}
+
 /// Searches, analyses and records one latent space.
 pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
     let started = std::time::Instant::now();
@@ -154,7 +172,6 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
         let first = (shortcuts.clone(), analysis.clone());
         while ks.iter().any(|&k| k > 1) {
             (shortcuts, analysis) = fit_and_analyse(Some(ks.clone()))?;
-            verdict::hold_to_first_round(&mut analysis.findings, &passed);
             let back: Vec<usize> = (0..ks.len())
                 .filter(|&c| ks[c] > 1 && analysis.findings[c].status != Status::Found)
                 .collect();
@@ -167,6 +184,8 @@ pub(crate) fn run_space(space: Space) -> Result<(RunResult, SpaceTimes)> {
         }
         if ks.iter().all(|&k| k == 1) {
             (shortcuts, analysis) = first;
+        } else {
+            keep_first_round(&mut analysis, &first.1, &ks);
         }
     }
     let rel = &space.rel;

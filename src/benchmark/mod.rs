@@ -24,7 +24,9 @@
 //!   20 degrees), and a conjunction when one driver shows all its parts; it is *recovered*
 //!   when it is named and no driver of the class names none of the class's shortcuts (a
 //!   blend of two, or something never planted). A class is recovered when all its shortcuts
-//!   are; a *false finding* is "found" on a class with nothing planted.
+//!   are; a *false finding* is "found" on a class with nothing planted. A shortcut shown by
+//!   more than one driver (one colour reported as two hues) is still recovered; the summary
+//!   counts such classes on their own (`split_classes`).
 //!   Each case also records the causal effect beside its null, the controls, and a positive
 //!   control: the true shortcut pasted into the held-out images.
 //!
@@ -287,11 +289,12 @@ fn score_shortcuts(f: &Finding, case: &Case, positive: &[f64]) -> (Vec<ShortcutS
         .into_iter()
         .zip(positive)
         .map(|(unit, &p)| {
-            let named = f.drivers.iter().any(|d| shows(d, &unit));
+            let drivers = f.drivers.iter().filter(|d| shows(d, &unit)).count();
             ShortcutScore {
                 shortcut: unit,
-                named,
-                recovered: named && unexplained == 0,
+                named: drivers > 0,
+                recovered: drivers > 0 && unexplained == 0,
+                drivers,
                 positive_control: p,
             }
         })

@@ -15,6 +15,10 @@ pub struct ShortcutScore {
     pub named: bool,
     /// Named, and no driver of the class names none of its shortcuts.
     pub recovered: bool,
+    /// How many of the class's drivers show it. More than one is one shortcut reported as
+    /// several patterns (one colour as two hues), which `recovered` does not count against.
+    #[serde(default)]
+    pub drivers: usize,
     /// The shortcut itself pasted into the held-out images: the change of the class's
     /// probability.
     pub positive_control: f64,
@@ -106,6 +110,10 @@ pub struct MethodSummary {
     pub shortcut_recall_new: f64,
     pub shortcut_recall_multi: f64,
     pub both_recovered: f64,
+    /// Planted classes in which one shortcut is shown by more than one driver (reported as
+    /// several patterns where one was planted), of all planted classes.
+    #[serde(default)]
+    pub split_classes: f64,
     /// Per case kind: the shortcuts recovered and planted.
     pub by_kind: Vec<KindRecall>,
     /// Class results counted (planted and clean).
@@ -245,6 +253,12 @@ pub fn summarize(cases: &[CaseResult]) -> Vec<MethodSummary> {
                 shortcut_recall_new: rate(units(&|c| c.shortcut.is_some_and(CaseKind::is_new))),
                 shortcut_recall_multi: rate(units(&|c| c.shortcut.is_some_and(CaseKind::is_multi))),
                 both_recovered: planted(&|c| c.shortcut.is_some_and(CaseKind::is_multi)),
+                split_classes: rate(
+                    mine.iter()
+                        .filter(|c| c.kind == "planted")
+                        .map(|c| c.shortcuts.iter().any(|s| s.drivers > 1))
+                        .collect(),
+                ),
                 by_kind,
                 recovery_rate: planted(&|_| true),
                 recovery_rate_colour_95: planted(&colour),

@@ -102,6 +102,25 @@ fn a_control_is_outside_the_null_by_its_mean_or_by_its_whole_interval() {
 }
 
 #[test]
+fn a_planted_class_whose_one_shortcut_two_drivers_show_is_counted_as_split() {
+    let scored = |drivers: usize| {
+        let mut c = corner_case(0.0, [-0.02, 0.01]);
+        c.shortcuts = vec![ShortcutScore {
+            shortcut: vec![Shortcut::StrokeColor { color: RED }],
+            named: drivers > 0,
+            recovered: drivers > 0,
+            drivers,
+            positive_control: 0.9,
+        }];
+        c
+    };
+    let s = &summarize(&[scored(2), scored(1), scored(0)])[1];
+    assert!((s.split_classes - 1.0 / 3.0).abs() < 1e-9, "{s:?}");
+    // Recall counts the split class as recovered.
+    assert!((s.shortcut_recall - 2.0 / 3.0).abs() < 1e-9, "{s:?}");
+}
+
+#[test]
 fn training_copies_get_noisy_labels_the_shortcut_and_decoys_in_their_shares() {
     let set = blank_set();
     let mark = Shortcut::CornerMark {
@@ -292,6 +311,19 @@ fn each_shortcut_is_scored_on_its_own_and_a_blend_recovers_neither() {
         (vec![true, true], 0)
     );
     assert_eq!(recovered(vec![driver(GREEN, None)]), (vec![false, true], 0));
+    // One colour shown by two drivers (red, and an orange-red within NAMED_HUE of it) is
+    // still recovered, and counted as shown by two.
+    let (s, _) = score_shortcuts(
+        &finding(vec![
+            driver(RED, None),
+            driver([1.0, 0.3, 0.0], None),
+            driver(GREEN, None),
+        ]),
+        &case,
+        &[0.9, 0.9],
+    );
+    let by_shortcut: Vec<(bool, usize)> = s.iter().map(|s| (s.recovered, s.drivers)).collect();
+    assert_eq!(by_shortcut, [(true, 2), (true, 1)]);
     // Yellow, between red and green, is the blend no training image carries.
     assert_eq!(
         recovered(vec![driver(YELLOW, None)]),

@@ -92,8 +92,9 @@ pub enum ClusterCount {
     /// Chosen per class by held-out evidence: every class first gets one cluster; a class
     /// whose cluster passes both tests (significance and the causal test,
     /// [`crate::method::verdict`]) is searched again with `max`, and keeps them when at least
-    /// one of them passes on its own. A class whose one cluster fails is never split, so
-    /// more clusters cannot add findings where one found nothing.
+    /// one of them passes on its own. A class whose one cluster fails is never split, and a
+    /// class that ends with one cluster is reported as it was with one per class, so more
+    /// clusters for other classes can neither add nor take away its finding.
     Tested { max: usize },
 }
 

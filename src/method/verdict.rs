@@ -214,25 +214,6 @@ pub fn merge_drivers(drivers: &mut Vec<Driver>, mut more: Vec<Driver>) {
     }
 }
 
-/// Holds `findings` to the first round of `--k tested` (one cluster per class): a class
-/// whose one cluster failed there gets no finding, even where a cluster of it passes now
-/// that other classes' clusters were split (and took some of its probes away). So more
-/// clusters never add a finding to a class that one cluster found nothing in.
-pub fn hold_to_first_round(findings: &mut [Finding], passed_with_one: &[bool]) {
-    for f in findings.iter_mut() {
-        if f.status == Status::Found && !passed_with_one[f.class] {
-            let name = &f.class_name;
-            f.status = Status::None;
-            f.reason = format!(
-                "no shortcut found for class {name}: with one cluster per class its cluster                  did not pass both tests, so it is not counted (it passes only after other                  classes' clusters were split, which moved some of its probes): {}",
-                f.reason
-            );
-            f.drivers.clear();
-            f.blends.clear();
-        }
-    }
-}
-
 /// What the method concludes about one class, and the numbers behind it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Finding {
@@ -268,6 +249,27 @@ pub struct Finding {
     /// ([`fold_blends`]): reported in the reason, not as drivers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blends: Vec<Driver>,
+}
+
+impl Finding {
+    /// The same finding with every reference to cluster `from` (its own, its drivers' and
+    /// blends') moved to `to`: the finding of a run whose clusters were numbered otherwise.
+    pub fn at_cluster(&self, from: usize, to: usize) -> Finding {
+        let moved = |j: &mut usize| {
+            if *j == from {
+                *j = to;
+            }
+        };
+        let mut f = self.clone();
+        if let Some(j) = f.cluster.as_mut() {
+            moved(j);
+        }
+        for d in f.drivers.iter_mut().chain(f.blends.iter_mut()) {
+            moved(&mut d.cluster);
+            d.clusters.iter_mut().for_each(moved);
+        }
+        f
+    }
 }
 
 /// A cluster that passed both tests, as a driver of its class.
@@ -675,30 +677,29 @@ mod tests {
     }
 
     #[test]
-    fn a_class_that_failed_with_one_cluster_gets_no_finding_from_later_rounds() {
+    fn a_finding_moved_to_another_cluster_number_speaks_of_it_everywhere() {
         let red = [1.0, 0.0, 0.0];
-        let passed = of_class(&[passing(red, None, 0.6)]);
-        assert_eq!(passed.status, Status::Found);
-        let mut fs = vec![passed.clone()];
-        // It passed with one cluster: kept as it is.
-        hold_to_first_round(&mut fs, &[true]);
-        assert_eq!(fs[0], passed);
-        // It failed with one: no finding, no drivers, and the reason says why.
-        hold_to_first_round(&mut fs, &[false]);
-        assert_eq!(fs[0].status, Status::None);
-        assert!(fs[0].drivers.is_empty() && fs[0].blends.is_empty());
-        assert!(
-            fs[0]
-                .reason
-                .starts_with("no shortcut found for class a: with one cluster"),
-            "{}",
-            fs[0].reason
+        let f = findings(
+            &["a".to_string(), "b".to_string()],
+            &[cluster(true, false), {
+                let mut s = passing(red, None, 0.6);
+                s.class = 1;
+                s
+            }],
+            &[reach(0.5, 1.0), reach(0.5, 1.0)],
+            Some((0.3, 0.3)),
+        )
+        .remove(1);
+        assert_eq!((f.cluster, f.drivers[0].cluster), (Some(1), 1));
+        let moved = f.at_cluster(1, 4);
+        assert_eq!(moved.cluster, Some(4));
+        assert_eq!(
+            (moved.drivers[0].cluster, moved.drivers[0].clusters.clone()),
+            (4, vec![4])
         );
-        // A finding of nothing stays as it is either way.
-        let none = one(cluster(true, false), reach(0.5, 1.0));
-        let mut fs = vec![none.clone()];
-        hold_to_first_round(&mut fs, &[false]);
-        assert_eq!(fs[0], none);
+        // Nothing else changes, and other numbers stay.
+        assert_eq!(moved.at_cluster(4, 1), f);
+        assert_eq!(f.at_cluster(0, 4), f);
     }
 
     #[test]
