@@ -544,6 +544,30 @@ mod tests {
         assert!((f.score.normalized_acp.unwrap() - 1.0).abs() < 1e-9);
     }
 
+    /// `--k tested` reports a class left at one cluster as in its first round
+    /// (`pipeline::keep_first_round`): that rests on its centroid being the same, to the bit,
+    /// whatever the other classes' counts.
+    #[test]
+    fn a_class_at_one_cluster_has_the_same_centroid_whatever_the_others_have() {
+        let (z, p) = three_blobs();
+        let s = ShortcutSearch::params()
+            .clusters(ClusterCount::Tested { max: 3 })
+            .check()
+            .unwrap();
+        let seeds = SeedPath::root(7);
+        let first = s.fit_at(&z, &p, &seeds).unwrap();
+        let split = s.fit_ks(&z, &p, vec![1, 3, 1], &seeds).unwrap();
+        assert_eq!(
+            (first.ks.clone(), split.owners.clone()),
+            (vec![1, 1, 1], vec![0, 1, 1, 1, 2])
+        );
+        assert_eq!(first.centroid(0), split.centroid(0));
+        assert_eq!(first.centroid(2), split.centroid(4));
+        // Class 1 really is split: three different centroids.
+        let c1: Vec<&[f32]> = (1..4).map(|j| split.centroid(j)).collect();
+        assert!(c1[0] != c1[1] && c1[1] != c1[2] && c1[0] != c1[2], "{c1:?}");
+    }
+
     #[test]
     fn same_generator_same_result() {
         let (z, p) = three_blobs();
